@@ -1,0 +1,15 @@
+"""The signed, append-only, content-addressed event log."""
+
+from .base import AppendResult, EventStore, SignatureCache, Status
+from .codec import canonical_json, decode_wire, sign_event, verify_signature
+from .events import MAX_EVENT_SIZE, Action, Direction, Event, Kind, StoredEvent
+from .keys import node_id
+from .memory import MemoryStore
+from .store import SQLiteStore
+from .writer import Author
+
+__all__ = [
+    "MAX_EVENT_SIZE", "Action", "AppendResult", "Author", "Direction", "Event", "EventStore",
+    "Kind", "MemoryStore", "SQLiteStore", "SignatureCache", "Status", "StoredEvent",
+    "canonical_json", "decode_wire", "node_id", "sign_event", "verify_signature",
+]

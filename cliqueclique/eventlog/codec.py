@@ -1,0 +1,252 @@
+"""The one canonical encoding of events, their ids and their signatures.
+
+Wire form of a signed event (what is stored, exported and sent to peers)::
+
+    signature (64 bytes) | header length (2 bytes, big endian) | header | body
+
+The *header* is canonical JSON (sorted keys, no spaces, UTF-8, integers only)::
+
+    {"author": hex, "body": sha256(body) hex, "kind": str, "network": hex|null,
+     "prev": hex|null, "seq": int, "size": len(body), "ts": ms, "v": 1}
+
+The event id is sha256(header) and the ed25519 signature covers the header.
+Because the header commits to the body by hash, a deletion can purge a body
+while the header, id, signature and chain stay verifiable; a purged event
+travels as its header alone. Bodies are canonical JSON too, except `edit`
+bodies, which are opaque pycrdt update bytes.
+
+Decoding re-encodes the parsed JSON and requires byte equality, so every
+event has exactly one valid byte form: no malleable whitespace, key order,
+escapes or duplicate keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from ..errors import (
+    BodyHashMismatch,
+    EventTooLarge,
+    MalformedEvent,
+    UnknownKind,
+    UnsupportedVersion,
+)
+from ..errors import InvalidSignature as InvalidSignatureError
+from .events import FORMAT_VERSION, MAX_EVENT_SIZE, Action, Direction, Event, Kind
+
+SIGNATURE_SIZE = 64
+_HEADER_KEYS = frozenset({"author", "body", "kind", "network", "prev", "seq", "size", "ts", "v"})
+_HEX = frozenset("0123456789abcdef")
+MAX_SUBJECT = 1000
+
+
+def canonical_json(value: Any) -> bytes:
+    """The canonical bytes of a JSON value (sorted keys, compact, UTF-8)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_hex_id(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and _HEX.issuperset(value)
+
+
+def encode_wire(signature: bytes, header: bytes, body: bytes | None) -> bytes:
+    return signature + len(header).to_bytes(2, "big") + header + (body or b"")
+
+
+# --- decoding -----------------------------------------------------------------------
+
+
+def _parse_canonical(data: bytes, event_id: str | None, what: str) -> Any:
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise MalformedEvent(event_id, f"{what} is not JSON: {e}") from None
+    if canonical_json(value) != data:
+        raise MalformedEvent(event_id, f"{what} is not in canonical form")
+    return value
+
+
+def _check_int(value: Any, event_id: str, field: str, minimum: int) -> int:
+    if type(value) is not int or value < minimum:
+        raise MalformedEvent(event_id, f"{field} must be an integer >= {minimum}")
+    return value
+
+
+def decode_wire(wire: bytes) -> Event:
+    """Decode and check the structure of one signed event (not its signature).
+
+    Raises:
+        EventTooLarge, MalformedEvent, UnsupportedVersion, UnknownKind,
+        BodyHashMismatch: the bytes are not a well-formed event.
+    """
+    if not isinstance(wire, bytes | bytearray | memoryview):
+        raise MalformedEvent(None, "event must be bytes")
+    wire = bytes(wire)
+    if len(wire) > MAX_EVENT_SIZE:
+        raise EventTooLarge(None, f"{len(wire)} bytes > {MAX_EVENT_SIZE}")
+    if len(wire) < SIGNATURE_SIZE + 2:
+        raise MalformedEvent(None, "truncated")
+    header_len = int.from_bytes(wire[64:66], "big")
+    header = wire[66 : 66 + header_len]
+    if len(header) != header_len:
+        raise MalformedEvent(None, "truncated header")
+    event_id = digest(header)
+    fields = _parse_canonical(header, event_id, "header")
+    if not isinstance(fields, dict) or fields.keys() != _HEADER_KEYS:
+        raise MalformedEvent(event_id, "header must have exactly the fields " + ",".join(sorted(_HEADER_KEYS)))
+    if fields["v"] != FORMAT_VERSION:
+        raise UnsupportedVersion(event_id, f"version {fields['v']!r}")
+    try:
+        kind = Kind(fields["kind"])
+    except ValueError:
+        raise UnknownKind(event_id, repr(fields["kind"])) from None
+    author = fields["author"]
+    if not is_hex_id(author):
+        raise MalformedEvent(event_id, "author must be a 64-character hex key")
+    seq = _check_int(fields["seq"], event_id, "seq", 1)
+    timestamp = _check_int(fields["ts"], event_id, "ts", 0)
+    size = _check_int(fields["size"], event_id, "size", 1)
+    prev = fields["prev"]
+    if not (prev is None or is_hex_id(prev)) or (prev is None) != (seq == 1):
+        raise MalformedEvent(event_id, "prev must be null exactly when seq is 1")
+    network = fields["network"]
+    if kind is Kind.DOCUMENT:
+        if network is not None or seq != 1:
+            raise MalformedEvent(event_id, "a document's network is itself: null, seq 1")
+        network = event_id
+    elif not is_hex_id(network):
+        raise MalformedEvent(event_id, "network must be a 64-character hex id")
+    body_hash = fields["body"]
+    if not is_hex_id(body_hash):
+        raise MalformedEvent(event_id, "body digest must be 64 hex characters")
+    body: bytes | None = wire[66 + header_len :]
+    if not body:
+        body = None  # purged: the header alone, still verifiable
+    else:
+        if len(body) != size or digest(body) != body_hash:
+            raise BodyHashMismatch(event_id)
+        _check_body(kind, body, event_id, author, network)
+    return Event(
+        id=event_id,
+        version=FORMAT_VERSION,
+        kind=kind,
+        author=author,
+        network=network,
+        seq=seq,
+        prev=prev,
+        timestamp=timestamp,
+        body_hash=body_hash,
+        body_size=size,
+        header=header,
+        body=body,
+        signature=wire[:64],
+    )
+
+
+def _require(condition: bool, event_id: str, detail: str) -> None:
+    if not condition:
+        raise MalformedEvent(event_id, detail)
+
+
+def _check_fields(body: Any, event_id: str, required: set[str], optional: set[str]) -> None:
+    _require(isinstance(body, dict), event_id, "body must be a JSON object")
+    keys = set(body)
+    _require(required <= keys <= required | optional, event_id,
+             f"body fields must be {sorted(required)} plus optionally {sorted(optional)}")
+
+
+def _check_body(kind: Kind, raw: bytes, event_id: str, author: str, network: str) -> None:
+    """Kind-specific structure of a body (authorisation is the store's job)."""
+    if kind is Kind.EDIT:
+        return  # opaque pycrdt update bytes; the document-state view interprets them
+    body = _parse_canonical(raw, event_id, "body")
+    if kind is Kind.DOCUMENT:
+        _check_fields(body, event_id, {"subject", "text", "content_type"}, {"editors", "properties"})
+        _require(isinstance(body["subject"], str) and 0 < len(body["subject"]) <= MAX_SUBJECT,
+                 event_id, f"subject must be 1-{MAX_SUBJECT} characters")
+        _require(isinstance(body["text"], str), event_id, "text must be a string")
+        _require(isinstance(body["content_type"], str), event_id, "content_type must be a string")
+        editors = body.get("editors", [])
+        _require(isinstance(editors, list) and all(is_hex_id(e) for e in editors),
+                 event_id, "editors must be a list of node ids")
+        props = body.get("properties", {})
+        _require(isinstance(props, dict) and all(isinstance(v, str) for v in props.values()),
+                 event_id, "properties must map names to strings")
+    elif kind is Kind.LINK:
+        _check_fields(body, event_id, {"parent", "child", "direction"}, set())
+        _require(is_hex_id(body["parent"]) and is_hex_id(body["child"]), event_id,
+                 "parent and child must be document ids")
+        _require(body["parent"] == network, event_id, "a link lives in its parent's network")
+        _require(body["parent"] != body["child"], event_id, "a document cannot link to itself")
+        _require(body["direction"] in Direction.__members__.values(), event_id,
+                 "direction must be natural or reversed")
+    elif kind is Kind.SUBSCRIPTION:
+        _check_fields(body, event_id, {"document", "action"}, {"note"})
+        _require(is_hex_id(body["document"]), event_id, "document must be a document id")
+        _require(body["action"] in Action.__members__.values(), event_id, "unknown action")
+        _require(("note" in body) == (body["action"] == Action.NOTE), event_id,
+                 "a note action (and only it) carries a note")
+        _require(isinstance(body.get("note", ""), str), event_id, "note must be a string")
+        _require(network == author, event_id, "subscriptions live in the author's own network")
+    elif kind is Kind.DELETION:
+        _check_fields(body, event_id, {"target"}, set())
+        _require(is_hex_id(body["target"]), event_id, "target must be an event id")
+
+
+# --- signatures ---------------------------------------------------------------------
+
+_verify_keys: dict[str, VerifyKey] = {}
+
+
+def verify_signature(event: Event) -> None:
+    """Check the ed25519 signature over the header.
+
+    Raises:
+        InvalidSignature: the signature does not verify for the author's key.
+    """
+    key = _verify_keys.get(event.author)
+    if key is None:
+        key = _verify_keys[event.author] = VerifyKey(bytes.fromhex(event.author))
+        if len(_verify_keys) > 100_000:  # bound the cache; authors are few in practice
+            _verify_keys.clear()
+    try:
+        key.verify(event.header, event.signature)
+    except BadSignatureError:
+        raise InvalidSignatureError(event.id) from None
+
+
+def sign_event(
+    key: SigningKey,
+    kind: Kind,
+    *,
+    network: str | None,
+    seq: int,
+    prev: str | None,
+    timestamp: int,
+    body: bytes,
+) -> Event:
+    """Build, sign and decode a new event (decoding checks it like any other)."""
+    header = canonical_json(
+        {
+            "author": bytes(key.verify_key).hex(),
+            "body": digest(body),
+            "kind": kind.value,
+            "network": None if kind is Kind.DOCUMENT else network,
+            "prev": prev,
+            "seq": seq,
+            "size": len(body),
+            "ts": timestamp,
+            "v": FORMAT_VERSION,
+        }
+    )
+    signature = key.sign(header).signature
+    return decode_wire(encode_wire(signature, header, body))

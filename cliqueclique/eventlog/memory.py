@@ -1,0 +1,104 @@
+"""An event log kept in memory, with exactly the SQLite log's behaviour.
+
+Used by the gossip simulator (a thousand nodes in one process) and by tests.
+It passes the same conformance tests as `SQLiteStore`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+
+from .base import EventStore, SignatureCache
+from .events import Event, Kind, StoredEvent
+from .validation import PURGEABLE
+
+
+class MemoryStore(EventStore):
+    def __init__(self, *, signature_cache: SignatureCache | None = None) -> None:
+        self.signature_cache = signature_cache
+        self._log: list[StoredEvent] = []
+        self._by_id: dict[str, int] = {}  # id -> index in _log
+        self._chains: dict[tuple[str, str], list[str]] = {}
+        self._networks: dict[str, list[int]] = {}  # network -> indexes in _log
+        self._deleted: set[str] = set()
+        self._evidence: dict[str, tuple[bytes, str | None]] = {}
+
+    def get(self, event_id: str) -> Event | None:
+        index = self._by_id.get(event_id)
+        return None if index is None else self._log[index].event
+
+    def head(self, author: str, network: str) -> tuple[int, str] | None:
+        chain = self._chains.get((author, network))
+        return (len(chain), chain[-1]) if chain else None
+
+    def at(self, author: str, network: str, seq: int) -> str | None:
+        chain = self._chains.get((author, network), [])
+        return chain[seq - 1] if 0 < seq <= len(chain) else None
+
+    def is_deleted(self, document_id: str) -> bool:
+        return document_id in self._deleted
+
+    def present(self, event_ids: Iterable[str]) -> set[str]:
+        return {i for i in event_ids if i in self._by_id}
+
+    def events(
+        self,
+        *,
+        network: str | None = None,
+        author: str | None = None,
+        kind: Kind | str | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> Iterator[StoredEvent]:
+        count = 0
+        if network is not None:
+            candidates = (self._log[i] for i in self._networks.get(network, ()) if i >= after)
+        else:
+            candidates = iter(self._log[after:])
+        for stored in candidates:
+            e = stored.event
+            if network is not None and e.network != network:
+                continue
+            if author is not None and e.author != author:
+                continue
+            if kind is not None and e.kind != kind:
+                continue
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield stored
+
+    def count(self) -> int:
+        return len(self._log)
+
+    def last_position(self) -> int:
+        return len(self._log)
+
+    def equivocations(self) -> list[tuple[str, bytes, str | None]]:
+        return [(i, wire, other) for i, (wire, other) in self._evidence.items()]
+
+    def _commit(self, events: list[Event], atomic_ok: bool) -> list[int]:
+        if not atomic_ok:
+            return []
+        positions = []
+        for event in events:
+            self._log.append(StoredEvent(len(self._log) + 1, event))
+            self._by_id[event.id] = len(self._log) - 1
+            self._networks.setdefault(event.network, []).append(len(self._log) - 1)
+            self._chains.setdefault((event.author, event.network), []).append(event.id)
+            positions.append(len(self._log))
+            if event.kind is Kind.DELETION and event.content()["target"] == event.network:
+                self._deleted.add(event.network)
+                self._purge(event.network)
+        return positions
+
+    def _purge(self, document: str) -> None:
+        for index in self._networks.get(document, ()):
+            stored = self._log[index]
+            e = stored.event
+            if e.network == document and e.kind in PURGEABLE and e.body is not None:
+                self._log[index] = StoredEvent(stored.position, replace(e, body=None))
+
+    def _record_equivocation(self, event: Event, existing: str | None) -> None:
+        self._evidence.setdefault(event.id, (event.wire, existing))

@@ -1,0 +1,277 @@
+"""The SQLite event log: the source of truth of one local node.
+
+One append-only table, `events`, ordered by a local, increasing `position`.
+The header, body and signature are stored exactly as received; the other
+columns are indexes over the header. Durability: WAL with synchronous=FULL,
+and every batch is one transaction, so an append that returned survives
+kill -9 (and power loss), and an interrupted one leaves no trace.
+
+A document deletion purges the bodies of the document and its edits in the
+same transaction (secure_delete overwrites the freed bytes); the headers stay,
+so ids, signatures and chains still verify.
+
+Views register as *projectors*: they are called inside the append
+transaction with the newly stored events, so a view can never be ahead of or
+behind the log.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from ..errors import StoreError
+from .base import EventStore, SignatureCache
+from .events import Event, Kind, StoredEvent
+from .validation import PURGEABLE
+
+migrations = sqlite_utils.Migrations("cliqueclique.eventlog")
+
+
+@migrations()
+def m001_events(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE events (
+            position INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            author TEXT NOT NULL,
+            network TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            prev TEXT,
+            timestamp INTEGER NOT NULL,
+            ref TEXT,           -- link child, deletion target, subscription document
+            header BLOB NOT NULL,
+            body BLOB,          -- NULL once purged by a deletion
+            signature BLOB NOT NULL
+        )"""
+    )
+    # The chain index doubles as the author index (author is its first column).
+    db.execute("CREATE UNIQUE INDEX events_chain ON events(author, network, seq)")
+    db.execute("CREATE INDEX events_network ON events(network, position)")
+    db.execute("CREATE INDEX events_kind ON events(kind, position)")
+    db.execute("CREATE INDEX events_ref ON events(ref)")
+    db.execute(
+        """
+        CREATE TABLE equivocations (
+            id TEXT PRIMARY KEY,
+            wire BLOB NOT NULL,
+            conflicts_with TEXT,
+            recorded_at INTEGER NOT NULL
+        )"""
+    )
+
+
+class Projector(Protocol):
+    """A view kept in step with the log inside each append transaction."""
+
+    def apply(self, db: sqlite_utils.Database, events: Sequence[StoredEvent]) -> None: ...
+
+
+_COLUMNS = "position, id, kind, author, network, seq, prev, timestamp, header, body, signature"
+
+
+def _row_to_stored(row: Sequence[Any]) -> StoredEvent:
+    position, event_id, kind, author, network, seq, prev, ts, header, body, signature = row
+    fields = json.loads(header)  # trusted: it was validated when appended
+    return StoredEvent(
+        position,
+        Event(
+            id=event_id, version=1, kind=Kind(kind), author=author, network=network, seq=seq,
+            prev=prev, timestamp=ts, body_hash=fields["body"], body_size=fields["size"],
+            header=bytes(header), body=None if body is None else bytes(body),
+            signature=bytes(signature),
+        ),
+    )
+
+
+def _ref(event: Event) -> str | None:
+    if event.body is None or event.kind is Kind.EDIT or event.kind is Kind.DOCUMENT:
+        return None
+    content = event.content()
+    return content.get("child") or content.get("target") or content.get("document")
+
+
+class SQLiteStore(EventStore):
+    """An event log in one SQLite file (created on first open)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        signature_cache: SignatureCache | None = None,
+        projectors: Iterable[Projector] = (),
+    ) -> None:
+        self.path = Path(path)
+        self.signature_cache = signature_cache
+        self.projectors = list(projectors)
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA secure_delete=ON")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self.db = sqlite_utils.Database(conn)
+            migrations.apply(self.db)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open log {self.path}: {e}") from e
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise StoreError(f"log query failed: {e}") from e
+
+    # --- lookups ------------------------------------------------------------------
+
+    def get(self, event_id: str) -> Event | None:
+        rows = self._query(f"SELECT {_COLUMNS} FROM events WHERE id = ?", [event_id])
+        return _row_to_stored(rows[0]).event if rows else None
+
+    def position_of(self, event_id: str) -> int | None:
+        rows = self._query("SELECT position FROM events WHERE id = ?", [event_id])
+        return rows[0][0] if rows else None
+
+    def head(self, author: str, network: str) -> tuple[int, str] | None:
+        rows = self._query(
+            "SELECT seq, id FROM events WHERE author = ? AND network = ? ORDER BY seq DESC LIMIT 1",
+            [author, network],
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def at(self, author: str, network: str, seq: int) -> str | None:
+        rows = self._query(
+            "SELECT id FROM events WHERE author = ? AND network = ? AND seq = ?", [author, network, seq]
+        )
+        return rows[0][0] if rows else None
+
+    def is_deleted(self, document_id: str) -> bool:
+        return bool(self._query(
+            "SELECT 1 FROM events WHERE ref = ? AND kind = 'deletion' AND network = ? LIMIT 1",
+            [document_id, document_id],
+        ))
+
+    def present(self, event_ids: Iterable[str]) -> set[str]:
+        ids = list(event_ids)
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._query(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
+        return found
+
+    def ids_with_prefix(self, prefix: str, kind: Kind | None = None, limit: int = 2) -> list[str]:
+        """Ids starting with `prefix` (for short ids typed by people)."""
+        sql = "SELECT id FROM events WHERE id >= ? AND id < ?"
+        params: list[Any] = [prefix, prefix + "g"]  # 'g' sorts after every hex digit
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind.value)
+        return [r[0] for r in self._query(sql + f" LIMIT {int(limit)}", params)]
+
+    def events(
+        self,
+        *,
+        network: str | None = None,
+        author: str | None = None,
+        kind: Kind | str | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> Iterator[StoredEvent]:
+        where, params = ["position > ?"], [after]
+        for column, value in (("network", network), ("author", author), ("kind", kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(str(value))
+        sql = f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY position"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        try:
+            for row in self.db.execute(sql, params):
+                yield _row_to_stored(row)
+        except sqlite3.Error as e:
+            raise StoreError(f"log query failed: {e}") from e
+
+    def count(self) -> int:
+        return int(self._query("SELECT count(*) FROM events")[0][0])
+
+    def last_position(self) -> int:
+        return int(self._query("SELECT coalesce(max(position), 0) FROM events")[0][0])
+
+    def equivocations(self) -> list[tuple[str, bytes, str | None]]:
+        return [(r[0], bytes(r[1]), r[2]) for r in
+                self._query("SELECT id, wire, conflicts_with FROM equivocations ORDER BY recorded_at")]
+
+    # --- writes ---------------------------------------------------------------------
+
+    def _commit(self, events: list[Event], atomic_ok: bool) -> list[int]:
+        if not atomic_ok:
+            return []
+        rows = [
+            (e.id, e.kind.value, e.author, e.network, e.seq, e.prev, e.timestamp, _ref(e),
+             e.header, e.body, e.signature)
+            for e in events
+        ]
+        try:
+            with self.db.atomic():
+                cursor = self.db.conn.cursor()
+                first = self.last_position() + 1
+                cursor.executemany(
+                    "INSERT INTO events (id, kind, author, network, seq, prev, timestamp, ref, "
+                    "header, body, signature) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+                positions = list(range(first, first + len(rows)))
+                stored = [StoredEvent(p, e) for p, e in zip(positions, events)]
+                purged = self._purge_deleted(events)
+                for projector in self.projectors:
+                    projector.apply(self.db, stored)
+        except sqlite3.Error as e:
+            raise StoreError(f"append failed, nothing written: {e}") from e
+        if purged:
+            self._checkpoint()
+        return positions
+
+    def _purge_deleted(self, events: list[Event]) -> bool:
+        """Drop the content a document deletion retracts (document and edit bodies)."""
+        documents = [e.network for e in events
+                     if e.kind is Kind.DELETION and e.content()["target"] == e.network]
+        for document in documents:
+            kinds = ",".join(f"'{k.value}'" for k in PURGEABLE)
+            self.db.execute(f"UPDATE events SET body = NULL WHERE network = ? AND kind IN ({kinds})",
+                            [document])
+        return bool(documents)
+
+    def _checkpoint(self) -> None:
+        """Move purged pages out of the WAL so old content leaves the disk too."""
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # a reader holds the WAL; the next checkpoint completes the purge
+
+    def _record_equivocation(self, event: Event, existing: str | None) -> None:
+        try:
+            with self.db.atomic():
+                self.db.execute(
+                    "INSERT OR IGNORE INTO equivocations (id, wire, conflicts_with, recorded_at) "
+                    "VALUES (?,?,?,?)",
+                    [event.id, event.wire, existing, int(time.time() * 1000)],
+                )
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot record equivocation evidence: {e}") from e
