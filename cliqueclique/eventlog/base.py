@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ..errors import BatchRolledBack, Equivocation, InvalidEvent
+from ..errors import BatchRolledBack, Equivocation, InvalidEvent, PurgedContent
 from .codec import decode_wire, verify_signature
 from .events import Event, Kind, StoredEvent
 from .validation import check_authorisation, check_chain
@@ -110,6 +110,8 @@ class _Batch:
     events: dict[str, Event] = field(default_factory=dict)
     heads: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     deletions: set[str] = field(default_factory=set)
+    #: document -> author of a (signature-checked) deletion of it later in this batch
+    announced: dict[str, str] = field(default_factory=dict)
 
     def event(self, event_id: str) -> Event | None:
         return self.events.get(event_id) or self.store.get(event_id)
@@ -123,14 +125,23 @@ class _Batch:
                 return e.id
         return self.store.at(author, network, seq)
 
-    def deleted(self, document_id: str) -> bool:
-        return document_id in self.deletions or self.store.is_deleted(document_id)
+    def deleted(self, document_id: str, author: str) -> bool:
+        if document_id in self.deletions or self.store.is_deleted(document_id):
+            return True
+        # Lookahead: a deleted document travels header-only *before* its deletion
+        # (the chain puts the document first), so trust a deletion further on in
+        # the batch by the document's own author; `append_many` re-checks it.
+        return self.announced.get(document_id) == author
 
     def add(self, event: Event) -> None:
         self.events[event.id] = event
         self.heads[(event.author, event.network)] = (event.seq, event.id)
-        if event.kind is Kind.DELETION and event.content()["target"] == event.network:
+        if _deletes_document(event):
             self.deletions.add(event.network)
+
+
+def _deletes_document(event: Event) -> bool:
+    return event.kind is Kind.DELETION and event.content()["target"] == event.network
 
 
 def _decode(item: Event | bytes) -> Event:
@@ -225,24 +236,19 @@ class EventStore(ABC):
                 seen.add(event.id)
                 fresh.append((index, event))
         bad_signatures = _verify_all([e for _, e in fresh], self.signature_cache)
-        batch = _Batch(self)
-        accepted: list[tuple[int, Event]] = []
-        evidence: list[tuple[Event, str | None]] = []
-        for (index, event), sig_error in zip(fresh, bad_signatures):
-            try:
-                if sig_error is not None:
-                    raise sig_error
-                check_chain(event, batch)
-                check_authorisation(event, batch)
-            except Equivocation as e:
-                evidence.append((event, batch.at(event.author, event.network, event.seq)))
-                results[index] = AppendResult(event.id, Status.REJECTED, error=e)
-                continue
-            except InvalidEvent as e:
-                results[index] = AppendResult(event.id, Status.REJECTED, error=e)
-                continue
-            batch.add(event)
-            accepted.append((index, event))
+        excluded: set[str] = set()
+        while True:
+            accepted, evidence, rejected = self._check_batch(fresh, bad_signatures, excluded)
+            # A header-only event was let in on the strength of a deletion later in
+            # the batch; if that deletion failed, so does the event (and what follows it).
+            unjustified = {e.id for _, e in accepted
+                           if e.purged and not self.is_deleted(e.network)
+                           and e.network not in {d.network for _, d in accepted if _deletes_document(d)}}
+            if not unjustified:
+                break
+            excluded |= unjustified
+        for index, error in rejected.items():
+            results[index] = AppendResult(error.event_id, Status.REJECTED, error=error)
         ok = not atomic or all(r is None or r.status is not Status.REJECTED for r in results)
         positions = self._commit([e for _, e in accepted], ok) if accepted else []
         for event, existing in evidence:
@@ -254,6 +260,35 @@ class EventStore(ABC):
             for index, event in accepted:
                 results[index] = AppendResult(event.id, Status.REJECTED, error=BatchRolledBack(event.id))
         return [r for r in results if r is not None]
+
+    def _check_batch(
+        self, fresh: list[tuple[int, Event]], bad_signatures: list[InvalidEvent | None], excluded: set[str]
+    ) -> tuple[list[tuple[int, Event]], list[tuple[Event, str | None]], dict[int, InvalidEvent]]:
+        """One validation pass in batch order: (accepted, equivocation evidence, rejections)."""
+        batch = _Batch(self, announced={
+            e.network: e.author for (_, e), bad in zip(fresh, bad_signatures)
+            if _deletes_document(e) and bad is None and e.id not in excluded})
+        accepted: list[tuple[int, Event]] = []
+        evidence: list[tuple[Event, str | None]] = []
+        rejected: dict[int, InvalidEvent] = {}
+        for (index, event), sig_error in zip(fresh, bad_signatures):
+            try:
+                if sig_error is not None:
+                    raise sig_error
+                if event.id in excluded:
+                    raise PurgedContent(event.id, "its deletion was rejected")
+                check_chain(event, batch)
+                check_authorisation(event, batch)
+            except Equivocation as e:
+                evidence.append((event, batch.at(event.author, event.network, event.seq)))
+                rejected[index] = e
+                continue
+            except InvalidEvent as e:
+                rejected[index] = e
+                continue
+            batch.add(event)
+            accepted.append((index, event))
+        return accepted, evidence, rejected
 
     # --- audit --------------------------------------------------------------------------
 

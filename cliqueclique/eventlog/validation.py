@@ -27,8 +27,9 @@ class Lookup(Protocol):
     def at(self, author: str, network: str, seq: int) -> str | None:
         """Id of the author's event at that seq in the network, or None."""
 
-    def deleted(self, document_id: str) -> bool:
-        """True if an accepted deletion of this document is held (or in the batch)."""
+    def deleted(self, document_id: str, author: str) -> bool:
+        """True if a deletion of this document by `author` (its author) is held or
+        comes later in the batch."""
 
 
 def check_chain(event: Event, log: Lookup) -> None:
@@ -60,7 +61,8 @@ def check_authorisation(event: Event, log: Lookup) -> None:
     """
     if event.purged:
         # A deleted document travels as its header alone, and so do its edits.
-        if event.kind not in PURGEABLE or not log.deleted(event.network):
+        document = event if event.kind is Kind.DOCUMENT else log.event(event.network)
+        if event.kind not in PURGEABLE or document is None or not log.deleted(document.id, document.author):
             raise PurgedContent(event.id)
         return
     if event.kind is Kind.EDIT:

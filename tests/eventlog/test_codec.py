@@ -1,0 +1,149 @@
+"""The canonical encoding: round trips, and every kind of damage is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cliqueclique.errors import (
+    BodyHashMismatch,
+    EventTooLarge,
+    InvalidEvent,
+    InvalidSignature,
+    MalformedEvent,
+    UnknownKind,
+    UnsupportedVersion,
+)
+from cliqueclique.eventlog import MAX_EVENT_SIZE, Kind, canonical_json, decode_wire, sign_event, verify_signature
+from cliqueclique.eventlog.codec import digest, encode_wire
+
+from ..conftest import make_key
+
+KEY = make_key(7)
+subjects = st.text(min_size=1, max_size=40)
+texts = st.text(max_size=200)
+
+
+def document(subject: str = "s", text: str = "t", ts: int = 1) -> bytes:
+    body = canonical_json({"subject": subject, "text": text, "content_type": "text/plain"})
+    return sign_event(KEY, Kind.DOCUMENT, network=None, seq=1, prev=None, timestamp=ts, body=body).wire
+
+
+def resign(header: dict[str, object], body: bytes) -> bytes:
+    """Sign an arbitrary header (to reach checks behind the signature)."""
+    raw = canonical_json(header)
+    return encode_wire(KEY.sign(raw).signature, raw, body)
+
+
+def header_of(wire: bytes) -> dict[str, object]:
+    return json.loads(decode_wire(wire).header)
+
+
+@given(subject=subjects, text=texts, ts=st.integers(0, 2**53))
+def test_round_trip_keeps_bytes_and_fields(subject: str, text: str, ts: int) -> None:
+    wire = document(subject, text, ts)
+    event = decode_wire(wire)
+    assert event.wire == wire
+    assert event.id == digest(event.header)
+    assert event.content()["subject"] == subject and event.content()["text"] == text
+    assert event.timestamp == ts and event.network == event.id
+    verify_signature(event)
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_flipping_any_byte_invalidates(data: st.DataObject) -> None:
+    wire = document("hello", "world")
+    index = data.draw(st.integers(0, len(wire) - 1))
+    bit = data.draw(st.integers(0, 7))
+    damaged = bytearray(wire)
+    damaged[index] ^= 1 << bit
+    with pytest.raises(InvalidEvent):
+        verify_signature(decode_wire(bytes(damaged)))
+
+
+def test_signature_of_another_key_is_refused() -> None:
+    event = decode_wire(document())
+    forged = encode_wire(make_key(8).sign(event.header).signature, event.header, event.body)
+    with pytest.raises(InvalidSignature, match="bad signature"):
+        verify_signature(decode_wire(forged))
+
+
+def test_non_canonical_header_is_refused() -> None:
+    event = decode_wire(document())
+    spaced = json.dumps(json.loads(event.header), sort_keys=True).encode()  # ", " separators
+    with pytest.raises(MalformedEvent, match="canonical"):
+        decode_wire(encode_wire(KEY.sign(spaced).signature, spaced, event.body))
+
+
+def test_unknown_kind_and_version() -> None:
+    wire = document()
+    header, body = header_of(wire), decode_wire(wire).body or b""
+    with pytest.raises(UnknownKind):
+        decode_wire(resign({**header, "kind": "poll"}, body))
+    with pytest.raises(UnsupportedVersion):
+        decode_wire(resign({**header, "v": 2}, body))
+
+
+def test_body_must_match_header_digest() -> None:
+    wire = document()
+    event = decode_wire(wire)
+    other = canonical_json({"subject": "x", "text": "evil", "content_type": "text/plain"})
+    with pytest.raises(BodyHashMismatch):
+        decode_wire(encode_wire(event.signature, event.header, other))
+
+
+def test_oversized_event_is_refused() -> None:
+    with pytest.raises(EventTooLarge, match="too large"):
+        decode_wire(document(text="x" * MAX_EVENT_SIZE))
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [b"", b"x" * 65, b"\0" * 64 + b"\xff\xff" + b"{}", b"\0" * 64 + b"\x00\x02{}"],
+)
+def test_garbage_is_malformed(wire: bytes) -> None:
+    with pytest.raises(MalformedEvent):
+        decode_wire(wire)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("seq", 0), ("seq", "1"), ("ts", -1), ("author", "AB"), ("prev", "00" * 32), ("network", "ab" * 32)],
+)
+def test_header_field_checks(field: str, value: object) -> None:
+    wire = document()
+    body = decode_wire(wire).body or b""
+    with pytest.raises(MalformedEvent):
+        decode_wire(resign({**header_of(wire), field: value}, body))
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("document", {"subject": "", "text": "t", "content_type": "c"}),
+        ("document", {"subject": "s", "text": "t"}),
+        ("document", {"subject": "s", "text": "t", "content_type": "c", "editors": ["nope"]}),
+        ("link", {"parent": "aa" * 32, "child": "bb" * 32, "direction": "sideways"}),
+        ("link", {"parent": "cc" * 32, "child": "bb" * 32, "direction": "natural"}),  # wrong network
+        ("subscription", {"document": "aa" * 32, "action": "dance"}),
+        ("deletion", {"target": 5}),
+    ],
+)
+def test_body_schema_checks(kind: str, body: dict[str, object]) -> None:
+    raw = canonical_json(body)
+    network = None if kind == "document" else ("aa" * 32 if kind != "subscription" else KEY.verify_key.encode().hex())
+    header = {"author": KEY.verify_key.encode().hex(), "body": digest(raw), "kind": kind, "network": network,
+              "prev": None, "seq": 1, "size": len(raw), "ts": 0, "v": 1}
+    with pytest.raises(MalformedEvent):
+        decode_wire(resign(header, raw))
+
+
+def test_header_only_event_decodes_as_purged() -> None:
+    event = decode_wire(document())
+    purged = decode_wire(encode_wire(event.signature, event.header, None))
+    assert purged.purged and purged.id == event.id
+    verify_signature(purged)  # the signature covers the header alone
