@@ -20,26 +20,36 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 from ..errors import BatchRolledBack, Equivocation, InvalidEvent, PurgedContent
+from ..errors import InvalidSignature as InvalidSignatureError
 from .codec import decode_wire, verify_signature
 from .events import Event, Kind, StoredEvent
 from .validation import check_authorisation, check_chain
+from .verifier import shared_pool
 
-PARALLEL_VERIFY_MIN = 256  # below this, thread hand-off costs more than it saves
-_pool: ThreadPoolExecutor | None = None
+#: Chunks at least this big are verified by helper processes; smaller ones here
+#: (a hand-off costs more than a few verifications).
+PARALLEL_VERIFY_MIN = 256
+VERIFY_CHUNK = 512  # decode the next chunk while helper processes verify this one
+_pipe_threads: ThreadPoolExecutor | None = None
 
 
-def _verify_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="verify")
-    return _pool
+def _send_to_helpers(items: list[tuple[str, bytes, bytes]]) -> Future[list[bool]]:
+    """Hand a chunk to a helper process; a thread waits on the pipe (GIL released)."""
+    global _pipe_threads
+    pool = shared_pool()
+    if _pipe_threads is None:
+        _pipe_threads = ThreadPoolExecutor(max_workers=pool.size, thread_name_prefix="verify-pipe")
+    return _pipe_threads.submit(pool.check, items)
 
 
 class Status(StrEnum):
@@ -81,25 +91,39 @@ class SignatureCache:
         self._ok.add(key)
 
 
-def _verify_all(events: Sequence[Event], cache: SignatureCache | None) -> list[InvalidEvent | None]:
+def _check_signatures(events: Sequence[Event], cache: SignatureCache | None) -> list[InvalidEvent | None]:
     check = cache.verify if cache else verify_signature
+    out: list[InvalidEvent | None] = []
+    for event in events:
+        try:
+            check(event)
+            out.append(None)
+        except InvalidEvent as e:
+            out.append(e)
+    return out
 
-    def run(chunk: Sequence[Event]) -> list[InvalidEvent | None]:
-        out: list[InvalidEvent | None] = []
-        for event in chunk:
-            try:
-                check(event)
-                out.append(None)
-            except InvalidEvent as e:
-                out.append(e)
-        return out
 
-    if len(events) < PARALLEL_VERIFY_MIN or cache is not None:
-        return run(events)
-    workers = os.cpu_count() or 2
-    size = -(-len(events) // workers)
-    chunks = [events[i : i + size] for i in range(0, len(events), size)]
-    return [r for part in _verify_pool().map(run, chunks) for r in part]
+def _start_verification(
+    events: Sequence[Event], cache: SignatureCache | None
+) -> Callable[[], list[InvalidEvent | None]]:
+    """Verify signatures, in helper processes for big chunks; call the result to wait."""
+    if cache is not None or len(events) < PARALLEL_VERIFY_MIN:
+        done = _check_signatures(events, cache)
+        return lambda: done
+    job = _send_to_helpers([(e.author, e.header, e.signature) for e in events])
+
+    def wait() -> list[InvalidEvent | None]:
+        return [None if ok else InvalidSignatureError(e.id) for e, ok in zip(events, job.result())]
+
+    return wait
+
+
+class BatchWriter(Protocol):
+    def write(self, events: list[Event]) -> list[int]:
+        """Store accepted events (purging what their deletions retract); positions."""
+
+    def rollback(self) -> None:
+        """Discard everything written in this transaction."""
 
 
 @dataclass
@@ -125,6 +149,9 @@ class _Batch:
                 return e.id
         return self.store.at(author, network, seq)
 
+    def is_deleted(self, document_id: str) -> bool:
+        return document_id in self.deletions or self.store.is_deleted(document_id)
+
     def deleted(self, document_id: str, author: str) -> bool:
         if document_id in self.deletions or self.store.is_deleted(document_id):
             return True
@@ -140,8 +167,14 @@ class _Batch:
             self.deletions.add(event.network)
 
 
+def _recording(items: Iterable[T], into: list[T]) -> Iterator[T]:
+    for item in items:
+        into.append(item)
+        yield item
+
+
 def _deletes_document(event: Event) -> bool:
-    return event.kind is Kind.DELETION and event.content()["target"] == event.network
+    return event.kind is Kind.DELETION and event.ref == event.network
 
 
 def _decode(item: Event | bytes) -> Event:
@@ -176,9 +209,9 @@ class EventStore(ABC):
         """The subset of these ids the log holds."""
 
     @abstractmethod
-    def _commit(self, events: list[Event], atomic_ok: bool) -> list[int]:
-        """Write accepted events in one transaction (purging what deletions retract)
-        and return their positions; roll back and write nothing if not atomic_ok."""
+    def _writing(self) -> AbstractContextManager[BatchWriter]:
+        """One write transaction: commits when the block ends, unless the
+        writer was rolled back (or the block raised)."""
 
     @abstractmethod
     def _record_equivocation(self, event: Event, existing: str | None) -> None:
@@ -218,60 +251,94 @@ class EventStore(ABC):
 
     def append_many(self, items: Iterable[Event | bytes], *, atomic: bool = False) -> list[AppendResult]:
         """Validate and append a batch in one transaction; one result per item."""
-        results: list[AppendResult | None] = []
-        decoded: list[tuple[int, Event]] = []
-        for index, item in enumerate(items):
-            try:
-                decoded.append((index, _decode(item)))
-                results.append(None)
-            except InvalidEvent as e:
-                results.append(AppendResult(e.event_id, Status.REJECTED, error=e))
-        held = self.present(e.id for _, e in decoded)
-        fresh: list[tuple[int, Event]] = []
-        seen: set[str] = set()
-        for index, event in decoded:
-            if event.id in held or event.id in seen:
-                results[index] = AppendResult(event.id, Status.DUPLICATE)
-            else:
-                seen.add(event.id)
-                fresh.append((index, event))
-        bad_signatures = _verify_all([e for _, e in fresh], self.signature_cache)
+        results, fresh, waits = self._decode_and_verify(items)
+        undecodable = any(r is not None for r in results)
+        verdicts: list[InvalidEvent | None] = []  # recorded in case of a second pass
+        signatures: Iterable[InvalidEvent | None] = _recording((v for w in waits for v in w()), verdicts)
         excluded: set[str] = set()
         while True:
-            accepted, evidence, rejected = self._check_batch(fresh, bad_signatures, excluded)
-            # A header-only event was let in on the strength of a deletion later in
-            # the batch; if that deletion failed, so does the event (and what follows it).
-            unjustified = {e.id for _, e in accepted
-                           if e.purged and not self.is_deleted(e.network)
-                           and e.network not in {d.network for _, d in accepted if _deletes_document(d)}}
+            with self._writing() as writer:
+                accepted, evidence, rejected = self._check_and_write(fresh, signatures, excluded, writer)
+                signatures = verdicts
+                # A header-only event let in on the strength of a deletion later in
+                # the batch fails if that deletion failed (and so does what follows it).
+                deleted = {e.network for _, e, _ in accepted if _deletes_document(e)}
+                unjustified = {e.id for _, e, _ in accepted
+                               if e.purged and e.network not in deleted and not self.is_deleted(e.network)}
+                ok = not unjustified and not (atomic and (rejected or undecodable))
+                if not ok:
+                    writer.rollback()
             if not unjustified:
                 break
             excluded |= unjustified
-        for index, error in rejected.items():
-            results[index] = AppendResult(error.event_id, Status.REJECTED, error=error)
-        ok = not atomic or all(r is None or r.status is not Status.REJECTED for r in results)
-        positions = self._commit([e for _, e in accepted], ok) if accepted else []
         for event, existing in evidence:
             self._record_equivocation(event, existing)
-        if ok:
-            for (index, event), position in zip(accepted, positions):
-                results[index] = AppendResult(event.id, Status.ACCEPTED, position=position)
-        else:
-            for index, event in accepted:
-                results[index] = AppendResult(event.id, Status.REJECTED, error=BatchRolledBack(event.id))
+        for index, error in rejected.items():
+            results[index] = AppendResult(error.event_id, Status.REJECTED, error=error)
+        for index, event, position in accepted:
+            results[index] = (AppendResult(event.id, Status.ACCEPTED, position=position) if ok else
+                              AppendResult(event.id, Status.REJECTED, error=BatchRolledBack(event.id)))
         return [r for r in results if r is not None]
 
-    def _check_batch(
-        self, fresh: list[tuple[int, Event]], bad_signatures: list[InvalidEvent | None], excluded: set[str]
-    ) -> tuple[list[tuple[int, Event]], list[tuple[Event, str | None]], dict[int, InvalidEvent]]:
-        """One validation pass in batch order: (accepted, equivocation evidence, rejections)."""
+    def _decode_and_verify(
+        self, items: Iterable[Event | bytes]
+    ) -> tuple[list[AppendResult | None], list[tuple[int, Event]], list[InvalidEvent | None]]:
+        """Decode, set duplicates aside and check signatures, pipelined: while
+        helper processes verify one chunk, this thread decodes the next. Returns (results so far, fresh events, signature verdicts)."""
+        results: list[AppendResult | None] = []
+        fresh: list[tuple[int, Event]] = []
+        seen: set[str] = set()
+        waits: list[Callable[[], list[InvalidEvent | None]]] = []
+        chunk: list[tuple[int, Event]] = []
+
+        def flush() -> None:
+            held = self.present(e.id for _, e in chunk)
+            new = []
+            for index, event in chunk:
+                if event.id in held or event.id in seen:
+                    results[index] = AppendResult(event.id, Status.DUPLICATE)
+                else:
+                    new.append((index, event))
+                seen.add(event.id)
+            fresh.extend(new)
+            waits.append(_start_verification([e for _, e in new], self.signature_cache))
+            chunk.clear()
+
+        for index, item in enumerate(items):
+            results.append(None)
+            try:
+                chunk.append((index, _decode(item)))
+            except InvalidEvent as e:
+                results[index] = AppendResult(e.event_id, Status.REJECTED, error=e)
+            if len(chunk) >= VERIFY_CHUNK:
+                flush()
+        flush()
+        return results, fresh, waits
+
+    def _check_and_write(
+        self,
+        fresh: list[tuple[int, Event]],
+        signatures: Iterable[InvalidEvent | None],
+        excluded: set[str],
+        writer: BatchWriter,
+    ) -> tuple[list[tuple[int, Event, int]], list[tuple[Event, str | None]], dict[int, InvalidEvent]]:
+        """One validation pass in batch order, writing accepted events chunk by
+        chunk (so SQLite works while helpers still verify later chunks).
+        Returns (accepted with positions, equivocation evidence, rejections)."""
+        # Signatures of announced deletions are checked when the pass reaches them.
         batch = _Batch(self, announced={
-            e.network: e.author for (_, e), bad in zip(fresh, bad_signatures)
-            if _deletes_document(e) and bad is None and e.id not in excluded})
-        accepted: list[tuple[int, Event]] = []
+            e.network: e.author for _, e in fresh if _deletes_document(e) and e.id not in excluded})
+        accepted: list[tuple[int, Event, int]] = []
+        pending: list[tuple[int, Event]] = []
         evidence: list[tuple[Event, str | None]] = []
         rejected: dict[int, InvalidEvent] = {}
-        for (index, event), sig_error in zip(fresh, bad_signatures):
+
+        def write() -> None:
+            positions = writer.write([e for _, e in pending])
+            accepted.extend((i, e, p) for (i, e), p in zip(pending, positions))
+            pending.clear()
+
+        for (index, event), sig_error in zip(fresh, signatures):
             try:
                 if sig_error is not None:
                     raise sig_error
@@ -287,7 +354,11 @@ class EventStore(ABC):
                 rejected[index] = e
                 continue
             batch.add(event)
-            accepted.append((index, event))
+            pending.append((index, event))
+            if len(pending) >= VERIFY_CHUNK:
+                write()
+        if pending:
+            write()
         return accepted, evidence, rejected
 
     # --- audit --------------------------------------------------------------------------

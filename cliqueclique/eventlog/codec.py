@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
@@ -41,13 +42,17 @@ from .events import FORMAT_VERSION, MAX_EVENT_SIZE, Action, Direction, Event, Ki
 
 SIGNATURE_SIZE = 64
 _HEADER_KEYS = frozenset({"author", "body", "kind", "network", "prev", "seq", "size", "ts", "v"})
-_HEX = frozenset("0123456789abcdef")
+_HEX_ID = re.compile(r"[0-9a-f]{64}")
 MAX_SUBJECT = 1000
+_KINDS = {k.value: k for k in Kind}
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def canonical_json(value: Any) -> bytes:
     """The canonical bytes of a JSON value (sorted keys, compact, UTF-8)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 def digest(data: bytes) -> str:
@@ -55,7 +60,7 @@ def digest(data: bytes) -> str:
 
 
 def is_hex_id(value: Any) -> bool:
-    return isinstance(value, str) and len(value) == 64 and _HEX.issuperset(value)
+    return isinstance(value, str) and _HEX_ID.fullmatch(value) is not None
 
 
 def encode_wire(signature: bytes, header: bytes, body: bytes | None) -> bytes:
@@ -67,7 +72,7 @@ def encode_wire(signature: bytes, header: bytes, body: bytes | None) -> bytes:
 
 def _parse_canonical(data: bytes, event_id: str | None, what: str) -> Any:
     try:
-        value = json.loads(data)
+        value = json.loads(data.decode())
     except (UnicodeDecodeError, ValueError) as e:
         raise MalformedEvent(event_id, f"{what} is not JSON: {e}") from None
     if canonical_json(value) != data:
@@ -105,10 +110,9 @@ def decode_wire(wire: bytes) -> Event:
         raise MalformedEvent(event_id, "header must have exactly the fields " + ",".join(sorted(_HEADER_KEYS)))
     if fields["v"] != FORMAT_VERSION:
         raise UnsupportedVersion(event_id, f"version {fields['v']!r}")
-    try:
-        kind = Kind(fields["kind"])
-    except ValueError:
-        raise UnknownKind(event_id, repr(fields["kind"])) from None
+    kind = _KINDS.get(fields["kind"]) if isinstance(fields["kind"], str) else None
+    if kind is None:
+        raise UnknownKind(event_id, repr(fields["kind"]))
     author = fields["author"]
     if not is_hex_id(author):
         raise MalformedEvent(event_id, "author must be a 64-character hex key")
@@ -129,12 +133,13 @@ def decode_wire(wire: bytes) -> Event:
     if not is_hex_id(body_hash):
         raise MalformedEvent(event_id, "body digest must be 64 hex characters")
     body: bytes | None = wire[66 + header_len :]
+    ref = None
     if not body:
         body = None  # purged: the header alone, still verifiable
     else:
         if len(body) != size or digest(body) != body_hash:
             raise BodyHashMismatch(event_id)
-        _check_body(kind, body, event_id, author, network)
+        ref = _check_body(kind, body, event_id, author, network)
     return Event(
         id=event_id,
         version=FORMAT_VERSION,
@@ -149,6 +154,7 @@ def decode_wire(wire: bytes) -> Event:
         header=header,
         body=body,
         signature=wire[:64],
+        ref=ref,
     )
 
 
@@ -164,10 +170,11 @@ def _check_fields(body: Any, event_id: str, required: set[str], optional: set[st
              f"body fields must be {sorted(required)} plus optionally {sorted(optional)}")
 
 
-def _check_body(kind: Kind, raw: bytes, event_id: str, author: str, network: str) -> None:
-    """Kind-specific structure of a body (authorisation is the store's job)."""
+def _check_body(kind: Kind, raw: bytes, event_id: str, author: str, network: str) -> str | None:
+    """Check the kind-specific structure of a body (authorisation is the store's
+    job) and return what it refers to (see `Event.ref`)."""
     if kind is Kind.EDIT:
-        return  # opaque pycrdt update bytes; the document-state view interprets them
+        return None  # opaque pycrdt update bytes; the document-state view interprets them
     body = _parse_canonical(raw, event_id, "body")
     if kind is Kind.DOCUMENT:
         _check_fields(body, event_id, {"subject", "text", "content_type"}, {"editors", "properties"})
@@ -200,11 +207,29 @@ def _check_body(kind: Kind, raw: bytes, event_id: str, author: str, network: str
     elif kind is Kind.DELETION:
         _check_fields(body, event_id, {"target"}, set())
         _require(is_hex_id(body["target"]), event_id, "target must be an event id")
+    return body.get("child") or body.get("target") or body.get("document")
 
 
 # --- signatures ---------------------------------------------------------------------
 
 _verify_keys: dict[str, VerifyKey] = {}
+
+
+def signature_holds(author: str, header: bytes, signature: bytes) -> bool:
+    """True if `signature` is the author's ed25519 signature of `header`."""
+    key = _verify_keys.get(author)
+    if key is None:
+        if len(_verify_keys) > 100_000:  # bound the cache; authors are few in practice
+            _verify_keys.clear()
+        try:
+            key = _verify_keys[author] = VerifyKey(bytes.fromhex(author))
+        except (ValueError, TypeError):
+            return False
+    try:
+        key.verify(header, signature)
+    except (BadSignatureError, ValueError, TypeError):
+        return False
+    return True
 
 
 def verify_signature(event: Event) -> None:
@@ -213,15 +238,8 @@ def verify_signature(event: Event) -> None:
     Raises:
         InvalidSignature: the signature does not verify for the author's key.
     """
-    key = _verify_keys.get(event.author)
-    if key is None:
-        key = _verify_keys[event.author] = VerifyKey(bytes.fromhex(event.author))
-        if len(_verify_keys) > 100_000:  # bound the cache; authors are few in practice
-            _verify_keys.clear()
-    try:
-        key.verify(event.header, event.signature)
-    except BadSignatureError:
-        raise InvalidSignatureError(event.id) from None
+    if not signature_holds(event.author, event.header, event.signature):
+        raise InvalidSignatureError(event.id)
 
 
 def sign_event(

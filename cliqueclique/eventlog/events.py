@@ -72,6 +72,9 @@ class Event:
     header: bytes
     body: bytes | None
     signature: bytes
+    #: What the body points at (derived, not on the wire): a link's child, a
+    #: deletion's target, a subscription's document; None otherwise or if purged.
+    ref: str | None = None
 
     @property
     def purged(self) -> bool:

@@ -7,11 +7,27 @@ It passes the same conformance tests as `SQLiteStore`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from .base import EventStore, SignatureCache
 from .events import Event, Kind, StoredEvent
 from .validation import PURGEABLE
+
+
+class _MemoryWriter:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.staged: list[Event] = []
+        self.rolled_back = False
+
+    def write(self, events: list[Event]) -> list[int]:
+        first = self.size + len(self.staged) + 1
+        self.staged.extend(events)
+        return list(range(first, first + len(events)))
+
+    def rollback(self) -> None:
+        self.rolled_back = True
 
 
 class MemoryStore(EventStore):
@@ -78,20 +94,22 @@ class MemoryStore(EventStore):
     def equivocations(self) -> list[tuple[str, bytes, str | None]]:
         return [(i, wire, other) for i, (wire, other) in self._evidence.items()]
 
-    def _commit(self, events: list[Event], atomic_ok: bool) -> list[int]:
-        if not atomic_ok:
-            return []
-        positions = []
-        for event in events:
-            self._log.append(StoredEvent(len(self._log) + 1, event))
-            self._by_id[event.id] = len(self._log) - 1
-            self._networks.setdefault(event.network, []).append(len(self._log) - 1)
-            self._chains.setdefault((event.author, event.network), []).append(event.id)
-            positions.append(len(self._log))
-            if event.kind is Kind.DELETION and event.content()["target"] == event.network:
-                self._deleted.add(event.network)
-                self._purge(event.network)
-        return positions
+    @contextmanager
+    def _writing(self) -> Iterator[_MemoryWriter]:
+        writer = _MemoryWriter(len(self._log))
+        yield writer  # lookups during the batch go through its overlay, not the log
+        if not writer.rolled_back:
+            for event in writer.staged:
+                self._add(event)
+
+    def _add(self, event: Event) -> None:
+        self._log.append(StoredEvent(len(self._log) + 1, event))
+        self._by_id[event.id] = len(self._log) - 1
+        self._networks.setdefault(event.network, []).append(len(self._log) - 1)
+        self._chains.setdefault((event.author, event.network), []).append(event.id)
+        if event.kind is Kind.DELETION and event.ref == event.network:
+            self._deleted.add(event.network)
+            self._purge(event.network)
 
     def _purge(self, document: str) -> None:
         for index in self._networks.get(document, ()):

@@ -21,6 +21,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,11 +76,11 @@ class Projector(Protocol):
     def apply(self, db: sqlite_utils.Database, events: Sequence[StoredEvent]) -> None: ...
 
 
-_COLUMNS = "position, id, kind, author, network, seq, prev, timestamp, header, body, signature"
+_COLUMNS = "position, id, kind, author, network, seq, prev, timestamp, ref, header, body, signature"
 
 
 def _row_to_stored(row: Sequence[Any]) -> StoredEvent:
-    position, event_id, kind, author, network, seq, prev, ts, header, body, signature = row
+    position, event_id, kind, author, network, seq, prev, ts, ref, header, body, signature = row
     fields = json.loads(header)  # trusted: it was validated when appended
     return StoredEvent(
         position,
@@ -87,16 +88,24 @@ def _row_to_stored(row: Sequence[Any]) -> StoredEvent:
             id=event_id, version=1, kind=Kind(kind), author=author, network=network, seq=seq,
             prev=prev, timestamp=ts, body_hash=fields["body"], body_size=fields["size"],
             header=bytes(header), body=None if body is None else bytes(body),
-            signature=bytes(signature),
+            signature=bytes(signature), ref=ref,
         ),
     )
 
 
-def _ref(event: Event) -> str | None:
-    if event.body is None or event.kind is Kind.EDIT or event.kind is Kind.DOCUMENT:
-        return None
-    content = event.content()
-    return content.get("child") or content.get("target") or content.get("document")
+class _SQLiteWriter:
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+        self.rolled_back = False
+        self.purged = False
+
+    def write(self, events: list[Event]) -> list[int]:
+        positions = self.store._insert(events)
+        self.purged |= self.store._purge_deleted(events)
+        return positions
+
+    def rollback(self) -> None:
+        self.rolled_back = True
 
 
 class SQLiteStore(EventStore):
@@ -118,6 +127,7 @@ class SQLiteStore(EventStore):
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: keep the indexes hot
             self.db = sqlite_utils.Database(conn)
             migrations.apply(self.db)
         except sqlite3.Error as e:
@@ -220,38 +230,53 @@ class SQLiteStore(EventStore):
 
     # --- writes ---------------------------------------------------------------------
 
-    def _commit(self, events: list[Event], atomic_ok: bool) -> list[int]:
-        if not atomic_ok:
-            return []
+    @contextmanager
+    def _writing(self) -> Iterator[_SQLiteWriter]:
+        # IMMEDIATE takes the write lock up front, so positions read inside the
+        # transaction stay valid even when the CLI and `serve` share the file.
+        writer = _SQLiteWriter(self)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield writer
+            except BaseException:
+                self.db.conn.rollback()
+                raise
+            if writer.rolled_back:
+                self.db.conn.rollback()
+            else:
+                self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            if self.db.conn.in_transaction:
+                self.db.conn.rollback()
+            raise StoreError(f"append failed, nothing written: {e}") from e
+        if writer.purged and not writer.rolled_back:
+            self._checkpoint()
+
+    def _insert(self, events: list[Event]) -> list[int]:
+        """Insert rows, purge what they delete, run projectors (inside a transaction)."""
         rows = [
-            (e.id, e.kind.value, e.author, e.network, e.seq, e.prev, e.timestamp, _ref(e),
+            (e.id, e.kind.value, e.author, e.network, e.seq, e.prev, e.timestamp, e.ref,
              e.header, e.body, e.signature)
             for e in events
         ]
-        try:
-            with self.db.atomic():
-                cursor = self.db.conn.cursor()
-                first = self.last_position() + 1
-                cursor.executemany(
-                    "INSERT INTO events (id, kind, author, network, seq, prev, timestamp, ref, "
-                    "header, body, signature) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    rows,
-                )
-                positions = list(range(first, first + len(rows)))
-                stored = [StoredEvent(p, e) for p, e in zip(positions, events)]
-                purged = self._purge_deleted(events)
-                for projector in self.projectors:
-                    projector.apply(self.db, stored)
-        except sqlite3.Error as e:
-            raise StoreError(f"append failed, nothing written: {e}") from e
-        if purged:
-            self._checkpoint()
+        (counter,) = self.db.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence "
+                                     "WHERE name = 'events'").fetchone()
+        self.db.conn.executemany(
+            "INSERT INTO events (id, kind, author, network, seq, prev, timestamp, ref, "
+            "header, body, signature) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        positions = list(range(counter + 1, counter + 1 + len(rows)))
+        stored = [StoredEvent(p, e) for p, e in zip(positions, events)]
+        for projector in self.projectors:
+            projector.apply(self.db, stored)
         return positions
 
-    def _purge_deleted(self, events: list[Event]) -> bool:
+    def _purge_deleted(self, events: Sequence[Event]) -> bool:
         """Drop the content a document deletion retracts (document and edit bodies)."""
         documents = [e.network for e in events
-                     if e.kind is Kind.DELETION and e.content()["target"] == e.network]
+                     if e.kind is Kind.DELETION and e.ref == e.network]
         for document in documents:
             kinds = ",".join(f"'{k.value}'" for k in PURGEABLE)
             self.db.execute(f"UPDATE events SET body = NULL WHERE network = ? AND kind IN ({kinds})",

@@ -27,6 +27,9 @@ class Lookup(Protocol):
     def at(self, author: str, network: str, seq: int) -> str | None:
         """Id of the author's event at that seq in the network, or None."""
 
+    def is_deleted(self, document_id: str) -> bool:
+        """True if a deletion of this document is held or accepted earlier in the batch."""
+
     def deleted(self, document_id: str, author: str) -> bool:
         """True if a deletion of this document by `author` (its author) is held or
         comes later in the batch."""
@@ -71,7 +74,7 @@ def check_authorisation(event: Event, log: Lookup) -> None:
             raise MissingDependency(event.id, f"edit of unknown document {event.network}")
         if event.author != document.author and event.author not in _editors(document):
             raise Unauthorized(event.id, f"{event.author[:16]} may not edit {document.id[:16]}")
-        if document.purged:
+        if document.purged or log.is_deleted(document.id):
             raise MissingDependency(event.id, f"document {document.id[:16]} was deleted")
     elif event.kind is Kind.DELETION:
         target_id = event.content()["target"]

@@ -1,0 +1,99 @@
+"""Ingest benchmark: validated append_many vs raw signature verification.
+
+Pre-signs N events (several authors, several networks), then measures in the
+same process (a) raw pynacl verification of those signatures on one core and
+(b) full validated `append_many` into a fresh SQLite log. Prints one JSON
+object; target: ratio = ingest/verify >= 0.7.
+
+    python bench/ingest.py [--events N] [--batch B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nacl.signing import SigningKey, VerifyKey  # noqa: E402
+
+from cliqueclique.eventlog import Kind, SQLiteStore, Status, canonical_json, decode_wire, sign_event  # noqa: E402
+
+
+def make_events(count: int, authors: int = 10, networks: int = 20) -> list[bytes]:
+    """Signed wire events: documents plus links and edits chained in their networks."""
+    keys = [SigningKey(bytes([i + 1]) * 32) for i in range(authors)]
+    wires: list[bytes] = []
+    roots = []
+    for n in range(networks):
+        body = canonical_json({"subject": f"forum {n}", "text": "welcome " * 20, "content_type": "text/markdown"})
+        root = sign_event(keys[n % authors], Kind.DOCUMENT, network=None, seq=1, prev=None, timestamp=n, body=body)
+        roots.append(root)
+        wires.append(root.wire)
+    heads: dict[tuple[int, str], tuple[int, str | None]] = {
+        (n % authors, r.id): (1, r.id) for n, r in enumerate(roots)}
+    i = 0
+    while len(wires) < count:
+        a, root = i % authors, roots[(i * 7) % networks]
+        seq, prev = heads.get((a, root.id), (0, None))
+        body = canonical_json({"parent": root.id, "child": f"{i:064x}", "direction": "natural"})
+        event = sign_event(keys[a], Kind.LINK, network=root.id, seq=seq + 1, prev=prev,
+                           timestamp=1_700_000_000_000 + i, body=body)
+        heads[(a, root.id)] = (seq + 1, event.id)
+        wires.append(event.wire)
+        i += 1
+    return wires
+
+
+def raw_verify_rate(wires: list[bytes]) -> float:
+    """pynacl verification alone, one core, with keys prepared in advance."""
+    events = [decode_wire(w) for w in wires]
+    keys = {e.author: VerifyKey(bytes.fromhex(e.author)) for e in events}
+    pairs = [(keys[e.author], e.header, e.signature) for e in events]
+    start = time.perf_counter()
+    for key, header, signature in pairs:
+        key.verify(header, signature)
+    return len(pairs) / (time.perf_counter() - start)
+
+
+def ingest_rate(wires: list[bytes], batch: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "log.sqlite")
+        start = time.perf_counter()
+        for i in range(0, len(wires), batch):
+            results = store.append_many(wires[i : i + batch])
+            bad = [r for r in results if r.status is not Status.ACCEPTED]
+            if bad:
+                raise SystemExit(f"benchmark events rejected: {bad[0]}")
+        elapsed = time.perf_counter() - start
+        if store.count() != len(wires):
+            raise SystemExit("not every event was stored")
+        store.close()
+    return len(wires) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=2_000)
+    args = parser.parse_args()
+    wires = make_events(args.events)
+    verify = raw_verify_rate(wires)
+    ingest = ingest_rate(wires, args.batch)
+    print(json.dumps({
+        "events": len(wires),
+        "batch": args.batch,
+        "cores": os.cpu_count(),
+        "verify_per_s": round(verify),
+        "ingest_per_s": round(ingest),
+        "ratio": round(ingest / verify, 3),
+    }))
+
+
+if __name__ == "__main__":
+    main()
