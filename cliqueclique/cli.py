@@ -189,3 +189,5 @@ def import_cmd(ctx: Context, file: Path) -> None:
 
 def main() -> None:  # pragma: no cover - console entry point alias
     cli()
+
+from . import cli_views  # noqa: E402,F401  (registers the view commands on `cli`)

@@ -27,6 +27,7 @@ from .errors import AmbiguousId, NodeError
 from .eventlog.keys import node_id, read_key, write_key
 from .eventlog.store import SQLiteStore
 from .eventlog.writer import Author, now_ms
+from .views import open_views
 
 ENV_HOME = "CLIQUECLIQUE_HOME"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -54,7 +55,8 @@ class LocalNode:
         return read_key(self.directory / "key")
 
     def open_store(self) -> SQLiteStore:
-        return SQLiteStore(self.log_path)
+        """The node's log with its views attached and up to date."""
+        return open_views(SQLiteStore(self.log_path))
 
     def author(self, store: SQLiteStore) -> Author:
         return Author(self.key(), store)

@@ -1,1 +1,33 @@
-"""views"""
+"""Materialized views over the event log: documents, threads, local flags,
+directories and full-text search, kept in step with every append and
+rebuildable from the log alone (`replay`).
+
+Open a store with `open_views(SQLiteStore(path))` (or `LocalNode.open_store()`)
+and query it with the functions below.
+"""
+
+from .crdt import Change
+from .directory import (
+    DirectoryMatch,
+    DirectorySearch,
+    add_entries,
+    add_entry,
+    create_directory,
+    key,
+    search_directory,
+)
+from .documents import DocumentState, document_state, edit_document, retract, state_bytes
+from .local import Flags, flags, mark
+from .projector import Views, current, open_views
+from .replay import replay
+from .schema import dump
+from .search import DocumentSummary, Filters, find
+from .signer import BatchSigner
+from .threads import ThreadEntry, thread
+
+__all__ = [
+    "BatchSigner", "Change", "DirectoryMatch", "DirectorySearch", "DocumentState",
+    "DocumentSummary", "Filters", "Flags", "ThreadEntry", "Views", "add_entries", "add_entry",
+    "create_directory", "current", "document_state", "dump", "edit_document", "find", "flags",
+    "key", "mark", "open_views", "replay", "retract", "search_directory", "state_bytes", "thread",
+]

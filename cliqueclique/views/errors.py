@@ -1,0 +1,33 @@
+"""Errors raised by the views and their queries (all `CliqueError`s)."""
+
+from __future__ import annotations
+
+from ..errors import CliqueError
+
+
+class ViewError(CliqueError):
+    """Base class of the failures of views and their queries."""
+
+
+class ViewsNotAttached(ViewError):
+    """The store was opened without the views projector, so there is nothing to query."""
+
+
+class NotADocument(ViewError):
+    """The id names no document held in the views (unknown, or not a document)."""
+
+
+class DocumentDeleted(ViewError):
+    """The document was deleted by its author; its content is gone."""
+
+
+class NotADirectory(ViewError):
+    """The document is not a directory (it was not created with `dir create`)."""
+
+
+class NothingToEdit(ViewError):
+    """The requested edit would not change the document's state."""
+
+
+class BadQuery(ViewError):
+    """A search or filter is malformed (empty text, bad property filter, ...)."""

@@ -1,0 +1,102 @@
+"""The registry the store calls: every view, kept in step with the log.
+
+`SQLiteStore` calls `Views.apply` inside each append transaction, right after
+inserting the batch, so the views and their recorded positions commit or
+roll back together with the events: a view can never be ahead of or behind
+the log it was written with.
+
+A log may also grow without the views (a store opened without projectors,
+an older program); `ensure` catches the views up from their recorded
+position, and rebuilds them from nothing if their tables are missing or of
+another schema version. Queries go through `current`, which does that first,
+so they always see every event of the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlite_utils
+
+from ..eventlog.events import StoredEvent
+from ..eventlog.store import SQLiteStore
+from . import directory, documents, local, schema, search, threads
+from .batch import Batch
+from .errors import ViewsNotAttached
+from .records import Rec, from_stored, read_log
+
+# Modules, not their functions: the view modules import this one for `current`.
+_FOLDS = {"documents": documents, "threads": threads, "local": local, "directory": directory,
+          "search": search}
+
+
+def apply_records(db: sqlite_utils.Database, recs: Sequence[Rec]) -> None:
+    """Fold records into every view and record the last position (no transaction of its own)."""
+    if not recs:
+        return
+    batch = Batch(db, recs)
+    for view in schema.VIEWS:
+        _FOLDS[view].apply(batch)
+    schema.set_position(db, recs[-1].position)
+
+
+def ensure(db: sqlite_utils.Database, upto: int | None = None) -> int:
+    """Create missing view tables and apply the log events they lack.
+
+    Call inside a transaction. Returns the number of events applied.
+    """
+    last = db.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
+    if upto is None:
+        upto = last
+    applied = min(schema.positions(db).values()) if schema.exists(db) else None
+    if applied is None or applied > last:  # missing, stale schema, or from another log
+        schema.drop(db)
+        schema.create(db)
+        applied = 0
+    count = 0
+    for recs in read_log(db, applied, upto):
+        apply_records(db, recs)
+        count += len(recs)
+    return count
+
+
+class Views:
+    """The projector to pass to `SQLiteStore(projectors=[...])`."""
+
+    def apply(self, db: sqlite_utils.Database, events: Sequence[StoredEvent]) -> None:
+        if not events:
+            return
+        recs = from_stored(events)
+        ensure(db, upto=recs[0].position - 1)
+        apply_records(db, recs)
+
+
+def attached(store: SQLiteStore) -> bool:
+    return any(isinstance(p, Views) for p in store.projectors)
+
+
+def open_views(store: SQLiteStore) -> SQLiteStore:
+    """Attach the views to a store (once) and bring them up to date with its log.
+
+    Returns:
+        The same store, for chaining.
+    """
+    if not attached(store):
+        store.projectors.append(Views())
+    current(store)
+    return store
+
+
+def current(store: SQLiteStore) -> sqlite_utils.Database:
+    """The store's database with views that reflect its whole log.
+
+    Raises:
+        ViewsNotAttached: the store was opened without the views.
+    """
+    if not attached(store):
+        raise ViewsNotAttached(f"{store.path} was opened without the views; use open_views()")
+    db = store.db
+    if not schema.exists(db) or min(schema.positions(db).values()) != store.last_position():
+        with db.atomic():
+            ensure(db)
+    return db

@@ -1,0 +1,162 @@
+"""The view tables, their tracking rows, and table dumps for audits and tests.
+
+Views are derived data, so they are never migrated: when `SCHEMA_VERSION`
+changes they are dropped and rebuilt from the log (replay), which is always
+correct. Every view records in `view_state` the log position it has applied,
+written in the same transaction as its rows.
+
+Row ids never leak into what a view means: `docs.rid` is the log position of
+the document event (stable across replays of one log, so the FTS index can
+use it as its rowid), and dumps leave it out, so two stores that received the
+same events in different orders dump identically.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+#: The views, in the order they are applied to each batch.
+VIEWS = ("documents", "threads", "local", "directory", "search")
+
+_DDL = """
+CREATE TABLE view_state (
+    view TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    schema INTEGER NOT NULL
+);
+-- documents: one row per document, content columns NULL once deleted
+CREATE TABLE docs (
+    rid INTEGER PRIMARY KEY,        -- log position of the document event
+    id TEXT NOT NULL UNIQUE,
+    author TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    subject TEXT,                   -- as posted (the directory key)
+    title TEXT,                     -- current: the CRDT title once edited
+    content_type TEXT,
+    editors TEXT,                   -- JSON list of node ids, NULL if none
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX docs_author ON docs(author, timestamp);
+CREATE INDEX docs_time ON docs(timestamp);
+CREATE TABLE doc_props (
+    doc TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (doc, name)
+) WITHOUT ROWID;
+CREATE INDEX doc_props_value ON doc_props(name, value);
+-- merged pycrdt state of edited documents (absent until the first edit)
+CREATE TABLE doc_state (
+    doc TEXT PRIMARY KEY,
+    state BLOB NOT NULL,            -- merge of seed + every edit (canonical bytes)
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    tags TEXT NOT NULL,             -- JSON list
+    reactions TEXT NOT NULL,        -- JSON {node: [reaction, ...]}
+    edits INTEGER NOT NULL
+);
+-- threads: reply edges, `above` is the document replied to
+CREATE TABLE edges (
+    link TEXT PRIMARY KEY,
+    above TEXT NOT NULL,
+    below TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    author TEXT NOT NULL,
+    timestamp INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX edges_above ON edges(above, below);
+CREATE INDEX edges_below ON edges(below, above);
+-- local: each node's own flags and notes per document
+CREATE TABLE local_flags (
+    node TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    subscribed INTEGER NOT NULL DEFAULT 0,
+    bookmarked INTEGER NOT NULL DEFAULT 0,
+    read INTEGER NOT NULL DEFAULT 0,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    note TEXT,
+    PRIMARY KEY (node, doc)
+) WITHOUT ROWID;
+CREATE INDEX local_flags_doc ON local_flags(doc);
+-- directory: directory roots (prefix '') and trie nodes
+CREATE TABLE dir_nodes (
+    doc TEXT PRIMARY KEY,
+    directory TEXT NOT NULL,
+    prefix TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX dir_nodes_prefix ON dir_nodes(directory, prefix);
+-- search: full text of live documents, rowid = docs.rid
+CREATE VIRTUAL TABLE doc_fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
+"""
+
+_TABLES = ("view_state", "docs", "doc_props", "doc_state", "edges", "local_flags", "dir_nodes",
+           "doc_fts")
+
+#: How each view table is dumped: order-independent content, no row ids.
+_DUMPS = {
+    "docs": "SELECT id, author, timestamp, subject, title, content_type, editors, deleted "
+            "FROM docs ORDER BY id",
+    "doc_props": "SELECT doc, name, value FROM doc_props ORDER BY doc, name",
+    "doc_state": "SELECT doc, state, title, body, tags, reactions, edits FROM doc_state ORDER BY doc",
+    "edges": "SELECT link, above, below, direction, author, timestamp FROM edges ORDER BY link",
+    "local_flags": "SELECT node, doc, subscribed, bookmarked, read, blocked, note "
+                   "FROM local_flags ORDER BY node, doc",
+    "dir_nodes": "SELECT doc, directory, prefix FROM dir_nodes ORDER BY doc",
+    "doc_fts": "SELECT d.id, f.title, f.body FROM doc_fts f JOIN docs d ON d.rid = f.rowid "
+               "ORDER BY d.id",
+    "doc_fts_rows": "SELECT count(*) FROM doc_fts",
+}
+
+
+def exists(db: sqlite_utils.Database) -> bool:
+    """True if the view tables exist at the current schema version."""
+    row = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'view_state'").fetchone()
+    if not row[0]:
+        return False
+    versions = {r[0] for r in db.execute("SELECT DISTINCT schema FROM view_state")}
+    names = {r[0] for r in db.execute("SELECT view FROM view_state")}
+    return versions == {SCHEMA_VERSION} and names == set(VIEWS)
+
+
+def drop(db: sqlite_utils.Database) -> None:
+    """Drop every view table (the log is untouched)."""
+    for table in _TABLES:
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def create(db: sqlite_utils.Database) -> None:
+    """Create empty view tables that have applied nothing (position 0)."""
+    for statement in _DDL.split(";"):  # executescript() would commit the caller's transaction
+        if statement.strip():
+            db.execute(statement)
+    db.conn.executemany("INSERT INTO view_state (view, position, schema) VALUES (?, 0, ?)",
+                        [(view, SCHEMA_VERSION) for view in VIEWS])
+
+
+def positions(db: sqlite_utils.Database) -> dict[str, int]:
+    """The log position each view has applied."""
+    return {r[0]: r[1] for r in db.execute("SELECT view, position FROM view_state")}
+
+
+def set_position(db: sqlite_utils.Database, position: int) -> None:
+    db.execute("UPDATE view_state SET position = ?", [position])
+
+
+def dump(db: sqlite_utils.Database, *, with_positions: bool = True) -> dict[str, list[tuple[Any, ...]]]:
+    """Every view table's content, sorted by natural keys, without row ids.
+
+    Args:
+        db: the database holding the views.
+        with_positions: include `view_state` (leave it out to compare two
+            stores, whose positions differ when events arrived in other orders).
+
+    Returns:
+        table name -> list of row tuples.
+    """
+    out = {name: [tuple(r) for r in db.execute(sql)] for name, sql in _DUMPS.items()}
+    if with_positions:
+        out["view_state"] = [tuple(r) for r in
+                             db.execute("SELECT view, position, schema FROM view_state ORDER BY view")]
+    return out

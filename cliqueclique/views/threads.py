@@ -1,0 +1,158 @@
+"""The threads view: reply edges between documents, and thread trees.
+
+A `link` parent -> child means, by direction:
+
+- `natural`: the child is a reply to the parent;
+- `reversed`: the parent answers or annotates the child (a back-reference),
+  so in the child's thread the parent shows up as a reply.
+
+The `edges` table stores both as `above` (replied to) -> `below` (reply).
+Deleting a link removes its edge; deleting a document keeps its edges, so the
+thread shows a hidden entry where it was and its replies stay reachable.
+
+A thread is the tree of everything reachable below a root. A document reached
+along several paths (a cross-reference) is placed once, under the first parent
+a breadth-first walk meets (children ordered by time, then id), so the tree
+is the same on every node that holds the same events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..eventlog.store import SQLiteStore
+from . import projector
+from .batch import Batch, execute_in
+from .errors import NotADocument
+
+
+def apply(batch: Batch) -> None:
+    """Fold a batch's links and link deletions into `edges`."""
+    rows = []
+    for rec in batch.of_kind("link"):
+        body = rec.body
+        if body is None:
+            continue
+        natural = body["direction"] == "natural"
+        above, below = (body["parent"], body["child"]) if natural else (body["child"], body["parent"])
+        rows.append((rec.id, above, below, body["direction"], rec.author, rec.timestamp))
+    batch.db.conn.executemany(
+        "INSERT INTO edges (link, above, below, direction, author, timestamp) VALUES (?,?,?,?,?,?)",
+        rows)
+    if batch.deleted_links:
+        execute_in(batch.db, "DELETE FROM edges WHERE link IN ({marks})", batch.deleted_links)
+
+
+@dataclass
+class ThreadEntry:
+    """One document in a thread tree.
+
+    `status` is "ok", "deleted" (a hidden entry: the author retracted it) or
+    "missing" (a link names it but this node does not hold it yet). `unread`
+    is None when the tree was built without a reading node; a node's own
+    posts count as read.
+    """
+
+    id: str
+    status: str
+    author: str | None = None
+    title: str | None = None
+    timestamp: int | None = None
+    unread: bool | None = None
+    replies: int = 0
+    link: str | None = None
+    direction: str | None = None
+    children: list[ThreadEntry] = field(default_factory=list)
+
+    def walk(self) -> Iterator[tuple[int, ThreadEntry, ThreadEntry | None]]:
+        """(depth, entry, parent) for the whole tree, depth first, without recursion."""
+        stack: list[tuple[int, ThreadEntry, ThreadEntry | None]] = [(0, self, None)]
+        while stack:
+            depth, entry, parent = stack.pop()
+            yield depth, entry, parent
+            stack.extend((depth + 1, child, entry) for child in reversed(entry.children))
+
+    def count(self) -> int:
+        return sum(1 for _ in self.walk())
+
+    def to_json(self) -> dict[str, Any]:
+        """A flat JSON form (any depth serialises): entries in display order."""
+        entries = []
+        for depth, entry, parent in self.walk():
+            entries.append({
+                "id": entry.id, "parent": parent.id if parent else None, "depth": depth,
+                "status": entry.status, "author": entry.author, "title": entry.title,
+                "timestamp": entry.timestamp, "unread": entry.unread, "replies": entry.replies,
+                "link": entry.link, "direction": entry.direction,
+            })
+        return {"root": self.id, "entries": entries}
+
+
+_REACH = ("WITH RECURSIVE reach(id) AS (SELECT ?1 UNION "
+          "SELECT e.below FROM edges e JOIN reach r ON e.above = r.id) ")
+
+
+def thread(store: SQLiteStore, root: str, *, node: str | None = None) -> ThreadEntry:
+    """The tree of replies below `root`.
+
+    Args:
+        store: a store with the views attached.
+        root: the document id at the top.
+        node: the reading node, for unread marks (None: no marks).
+
+    Raises:
+        NotADocument: `root` is not a document held here.
+    """
+    db = projector.current(store)
+    docs: dict[str, tuple[Any, ...]] = {}
+    for row in db.execute(
+        _REACH + "SELECT r.id, d.author, d.title, d.timestamp, d.deleted, "
+        "coalesce(f.read, 0) OR d.author = ?2 FROM reach r "
+        "LEFT JOIN docs d ON d.id = r.id LEFT JOIN local_flags f ON f.node = ?2 AND f.doc = r.id",
+        [root, node],
+    ):
+        docs[row[0]] = row
+    if docs.get(root, (None, None))[1] is None:
+        raise NotADocument(f"no document {root} in this node's log")
+    below: dict[str, list[tuple[str, str, str, int]]] = defaultdict(list)
+    for above, child, link, direction, ts in db.execute(
+        _REACH + "SELECT e.above, e.below, e.link, e.direction, e.timestamp FROM reach r "
+        "JOIN edges e ON e.above = r.id", [root],
+    ):
+        below[above].append((child, link, direction, ts))
+    return _build(root, docs, below, node is not None)
+
+
+def _entry(row: tuple[Any, ...], marks: bool) -> ThreadEntry:
+    doc_id, author, title, timestamp, deleted, read = row
+    if author is None:
+        return ThreadEntry(doc_id, "missing")
+    status = "deleted" if deleted else "ok"
+    unread = (not read) if marks else None  # `read` already counts the node's own posts
+    return ThreadEntry(doc_id, status, author, None if deleted else title, timestamp, unread)
+
+
+def _build(root: str, docs: dict[str, tuple[Any, ...]],
+           below: dict[str, list[tuple[str, str, str, int]]], marks: bool) -> ThreadEntry:
+    top = _entry(docs[root], marks)
+    placed = {root}
+    frontier = [top]
+    while frontier:
+        following = []
+        for entry in frontier:
+            edges = below.get(entry.id, [])
+            entry.replies = len({child for child, *_ in edges})
+            edges.sort(key=lambda e: (docs[e[0]][3] or e[3], e[0], e[1]))
+            for child, link, direction, _ in edges:
+                if child in placed:
+                    continue
+                placed.add(child)
+                node = _entry(docs[child], marks)
+                node.link, node.direction = link, direction
+                entry.children.append(node)
+                following.append(node)
+        frontier = following
+    return top
