@@ -18,8 +18,8 @@ import trio
 from .address import Address, I2PAddress
 from .errors import ConnectFailed
 from .i2p_keys import I2PKeys, read_keys, write_keys
-from .sam_client import SamBridgeAddress, SamSession, dest_generate
-from .transport import StreamHandler
+from .sam_client import SamBridgeAddress, SamConnection, SamSession, dest_generate
+from .transport import StreamHandler, run_handler
 
 DEFAULT_ACCEPTORS = 2
 
@@ -78,21 +78,26 @@ class I2PTransport:
         """Accept incoming streams until cancelled; started once the first ACCEPT is armed.
 
         Raises:
-            SamInvalidId: the session is gone (router restarted): recreate it.
+            SamInvalidId: the session is gone (router restarted): recreate it. Raised
+                plainly when found at start; later failures arrive in an ExceptionGroup,
+                as usual for a trio service.
             SamBridgeUnavailable: the bridge stopped answering.
         """
+        first = await self.session.arm_accept()
         async with trio.open_nursery() as nursery:
-            for _ in range(self.acceptors):
-                await nursery.start(self._accept_loop, handler, nursery)
+            nursery.start_soon(self._accept_loop, handler, nursery, first)
+            for _ in range(self.acceptors - 1):
+                await nursery.start(self._accept_loop, handler, nursery, None)
             task_status.started(self.address)
 
     async def _accept_loop(
-        self, handler: StreamHandler, handlers: trio.Nursery,
+        self, handler: StreamHandler, handlers: trio.Nursery, conn: SamConnection | None,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        conn = await self.session.arm_accept()
+        if conn is None:
+            conn = await self.session.arm_accept()
         task_status.started()
         while True:
             stream = await self.session.wait_caller(conn)
-            handlers.start_soon(handler, stream)
+            handlers.start_soon(run_handler, handler, stream)
             conn = await self.session.arm_accept()

@@ -14,7 +14,7 @@ import trio.testing
 
 from .address import Address, MemoryAddress
 from .errors import ConnectFailed, ListenFailed
-from .transport import StreamHandler
+from .transport import StreamHandler, run_handler
 
 
 @dataclass
@@ -37,20 +37,16 @@ class MemoryNetwork:
         """Names currently accepting connections, sorted."""
         return sorted(self._listeners)
 
-    def _register(self, name: str, listener: _Listener) -> None:
+    def _check_free(self, name: str) -> None:
         if name in self._listeners:
             raise ListenFailed(f"mem:{name} is already served on this network")
-        self._listeners[name] = listener
-
-    def _unregister(self, name: str) -> None:
-        self._listeners.pop(name, None)
 
     def _open(self, name: str) -> trio.abc.Stream:
         listener = self._listeners.get(name)
         if listener is None:
             raise ConnectFailed(f"nothing listens on mem:{name}")
         client, server = trio.testing.memory_stream_pair()
-        listener.nursery.start_soon(listener.handler, server)
+        listener.nursery.start_soon(run_handler, listener.handler, server)
         return client
 
 
@@ -85,10 +81,12 @@ class MemoryTransport:
         Raises:
             ListenFailed: another transport already serves this name.
         """
+        name = self.address.name
+        self.network._check_free(name)
         async with trio.open_nursery() as nursery:
-            self.network._register(self.address.name, _Listener(handler, nursery))
+            self.network._listeners[name] = _Listener(handler, nursery)
             try:
                 task_status.started(self.address)
                 await trio.sleep_forever()
             finally:
-                self.network._unregister(self.address.name)
+                del self.network._listeners[name]

@@ -227,7 +227,7 @@ def parse_accept_line(line: str) -> tuple[str, dict[str, str]]:
 
 def _value(value: str | int, what: str) -> str:
     text = str(value)
-    if not text or any(ch in _FORBIDDEN or not ch.isprintable() for ch in text):
+    if not text or any(ch in _FORBIDDEN or not (ch.isascii() and ch.isprintable()) for ch in text):
         raise SamCommandError(f"invalid SAM {what}: {text[:60]!r}")
     return text
 

@@ -6,9 +6,9 @@ handshake and framing run on top and do not care which transport carried them.
 
 `serve` follows trio's `serve_listeners`: it runs until cancelled, calls
 `task_status.started(address)` with the address peers can reach once it is
-accepting, and runs each `handler(stream)` in its own task. The handler owns
-the stream and must close it; an exception escaping a handler propagates out of
-`serve` (as in trio), so handlers should catch what they expect.
+accepting, and runs each `handler(stream)` in its own task. As in trio, the
+stream is closed when the handler returns, and an exception escaping a handler
+propagates out of `serve`, so handlers should catch what they expect.
 """
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ from .address import Address
 from .errors import NoTransport
 
 StreamHandler = Callable[[trio.abc.Stream], Awaitable[Any]]
+
+
+async def run_handler(handler: StreamHandler, stream: trio.abc.Stream) -> None:
+    """Run one connection's handler, then close its stream (trio's `serve_listeners` rule)."""
+    try:
+        await handler(stream)
+    finally:
+        await trio.aclose_forcefully(stream)
 
 
 @runtime_checkable
