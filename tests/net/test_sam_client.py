@@ -40,7 +40,11 @@ from cliqueclique.net.errors import (
 from cliqueclique.net.sam import hello
 from cliqueclique.net.sam_client import SamConnection
 
-BRIDGE = SamBridgeAddress("127.0.0.1", 1)  # only a label for the scripted-socket tests
+BRIDGE = SamBridgeAddress("127.0.0.1", 1)
+
+
+async def ignore(stream: trio.abc.Stream) -> None:
+    """A connection handler that does nothing."""  # only a label for the scripted-socket tests
 
 
 Wire = tuple[SamConnection, trio.SocketStream]
@@ -119,7 +123,7 @@ async def test_bridge_hanging_up_before_replying(wire: Wire) -> None:
 async def test_silent_bridge_times_out(
     autojump_clock: trio.testing.MockClock, wire: Wire,
 ) -> None:
-    conn, bridge = wire
+    conn, _ = wire
     start = trio.current_time()
     with pytest.raises(SamTimeout, match="no reply to SESSION CREATE within 180s"):
         await conn.command(b"SESSION CREATE STYLE=STREAM\n", 180, "SESSION", "STATUS")
@@ -281,4 +285,4 @@ async def test_serve_fails_loudly_when_the_session_is_gone(
     session = await SamSession.create(address, I2PKeys.from_base64(new_private_keys()))
     await session.aclose()
     with pytest.raises(SamInvalidId):
-        await I2PTransport(session).serve(lambda stream: trio.sleep(0))
+        await I2PTransport(session).serve(ignore)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -67,7 +69,7 @@ def test_byte_at_a_time_equals_all_at_once() -> None:
 @given(st.lists(st.integers(1, len(REPLIES) - 1), unique=True).map(sorted))
 def test_any_split_gives_the_same_lines(cuts: list[int]) -> None:
     bounds = [0, *cuts, len(REPLIES)]
-    chunks = [REPLIES[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    chunks = [REPLIES[a:b] for a, b in itertools.pairwise(bounds)]
     assert lines_fed(chunks) == lines_fed([REPLIES])
 
 
