@@ -96,7 +96,7 @@ async def test_transports_dispatch_by_scheme(nursery: trio.Nursery) -> None:
 
     async def handler(stream: trio.abc.Stream) -> None:
         async with stream:
-            await send.send(await stream.receive_some())
+            await send.send(bytes(await stream.receive_some()))
 
     mem_address = await nursery.start(net.transport("srv").serve, handler)
     tcp_address = await nursery.start(TcpTransport().serve, handler)
