@@ -105,8 +105,9 @@ def delete_cmd(ctx: Context, event_id: str) -> None:
     """Delete one of your documents (its content is purged) or links."""
     with ctx.store() as (node, store):
         target = resolve_id(store, event_id, None)
-        event = retract(node.author(store), store, target)
-    click.echo(f"deleted {target} (deletion {event.id[:16]})")
+        events = retract(node.author(store), store, target)
+    pruned = f", {len(events) - 1} emptied trie nodes" if len(events) > 1 else ""
+    click.echo(f"deleted {target} (deletion {events[0].id[:16]}{pruned})")
 
 
 def _flag_command(name: str, action: Action, help_text: str) -> None:

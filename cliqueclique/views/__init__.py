@@ -16,7 +16,8 @@ from .directory import (
     key,
     search_directory,
 )
-from .documents import DocumentState, document_state, edit_document, retract, state_bytes
+from .deletion import retract
+from .documents import DocumentState, document_state, edit_document, state_bytes
 from .local import Flags, flags, mark
 from .projector import Views, current, open_views
 from .replay import replay

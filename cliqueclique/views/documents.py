@@ -196,20 +196,3 @@ def edit_document(author: Author, store: SQLiteStore, doc_id: str, change: crdt.
         raise NothingToEdit(f"document {doc_id[:16]} already looks like that")
     return author.edit(doc_id, update)
 
-
-def retract(author: Author, store: SQLiteStore, event_id: str) -> Event:
-    """Sign and append the deletion of a document or a link.
-
-    Raises:
-        NotADocument: the id is neither a document nor a link held here.
-        DocumentDeleted: it is already deleted.
-        Unauthorized: (from the log) it is someone else's.
-    """
-    target = store.get(event_id)
-    if target is None or target.kind.value not in ("document", "link"):
-        raise NotADocument(f"{event_id} is neither a document nor a link held here")
-    already = store.db.execute("SELECT 1 FROM events WHERE kind = 'deletion' AND ref = ? AND network = ?",
-                               [target.id, target.network]).fetchone()
-    if already:
-        raise DocumentDeleted(f"{target.kind.value} {target.id[:16]} is already deleted")
-    return author.delete(target.id, target.network)

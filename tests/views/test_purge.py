@@ -1,0 +1,67 @@
+"""A deletion leaves none of the document's content in the database files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cliqueclique.eventlog import Action, Author, SQLiteStore
+from cliqueclique.views import (
+    BatchSigner,
+    Change,
+    add_entry,
+    create_directory,
+    document_state,
+    edit_document,
+    find,
+    Filters,
+    mark,
+    replay,
+    retract,
+    thread,
+)
+
+SECRETS = ["Subj-Zx81q", "Body-Kq29w", "Edit-Pp4r7", "Tag-Mm3v", "Prop-Hh5c", "Title-Ww0y"]
+
+
+def raw_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    wal = path.with_name(path.name + "-wal")
+    return data + (wal.read_bytes() if wal.exists() else b"")
+
+
+def traces(data: bytes) -> list[str]:
+    """Secrets found in the bytes, as written or as the lower-case tokens FTS5 keeps."""
+    found = []
+    for secret in SECRETS:
+        for form in {secret, secret.lower(), secret.split("-")[1].lower()}:
+            if form.encode() in data:
+                found.append(form)
+    return found
+
+
+def test_deleted_content_leaves_no_bytes_in_the_files(store: SQLiteStore, authors: list[Author]) -> None:
+    a, b, _ = authors
+    directory = create_directory(BatchSigner(a.key, store), store, "Index").id
+    neighbours = [a.document(f"Neighbour {i}", f"ordinary text number {i}") for i in range(50)]
+    secret = a.document("Subj-Zx81q about things", "Body-Kq29w is the body", editors=[b.id],
+                        properties={"note": "Prop-Hh5c"})
+    edit_document(b, store, secret.id, Change(body="Body-Kq29w is the body. Edit-Pp4r7 added",
+                                              title="Title-Ww0y", add_tags=["Tag-Mm3v"]))
+    reply, _ = b.post("A reply that stays", "it quotes nothing", parent=secret.id)
+    mark(a, store, secret.id, Action.BOOKMARK)
+    add_entry(a.key, store, directory, secret.id)
+    for doc in neighbours[:5]:
+        add_entry(a.key, store, directory, doc.id)
+    assert document_state(store, secret.id).title == "Title-Ww0y"
+    assert len(set(traces(raw_bytes(store.path)))) >= len(SECRETS)  # the check can see them
+
+    retract(a, store, secret.id)
+
+    assert traces(raw_bytes(store.path)) == []
+    assert document_state(store, secret.id).deleted
+    assert [e.status for _, e, _ in thread(store, secret.id).walk()] == ["deleted", "ok"]
+    assert find(store, Filters(text="Kq29w")) == []
+    assert store.verify() == []  # headers, chains and signatures survive the purge
+    assert reply.id in {s.id for s in find(store, Filters(text="quotes"))}
+    replay(store)
+    assert traces(raw_bytes(store.path)) == []
