@@ -1,0 +1,173 @@
+"""What the machine hands to its driver: app events, storage requests, settings.
+
+Everything here is an immutable value. The driver drains app events with
+`GossipNode.next_event()` (or `events()`), executes `StoreEvents` requests in
+the order they were emitted, and feeds the results back with
+`GossipNode.events_stored`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..eventlog import Event, SignatureCache
+from .messages import MAX_FRAME
+
+
+@dataclass(frozen=True, slots=True)
+class StoreEvents:
+    """Storage request: append these events (in this order) with `store.append_many`,
+    then call `events_stored(results, now)` with the per-event results."""
+
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventAccepted:
+    """An event from a peer is now in the log (first receipt by this node)."""
+
+    doc: str  # the document network it arrived in
+    event: Event
+    peer: str
+    hops: int  # links travelled from its author
+
+
+@dataclass(frozen=True, slots=True)
+class CenterChanged:
+    doc: str
+    center: str
+    distance: int
+    upstream: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentHeld:
+    """The node now holds and replicates this document (joined, subscribed, carried)."""
+
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDropped:
+    """The node no longer holds this document (garbage collected, join refused, blocked).
+
+    The log keeps its events (it is append-only); the node just stops replicating it.
+    """
+
+    doc: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerMisbehaved:
+    """A peer sent bad input; it was dropped whole. `count` is the peer's running total."""
+
+    peer: str
+    reason: str
+    doc: str | None = None
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSuggested:
+    """A peer suggested connecting to `peer` for `doc`; `hint` is its address if known."""
+
+    peer: str
+    doc: str
+    hint: str
+
+
+AppEvent = (StoreEvents | EventAccepted | CenterChanged | DocumentHeld | DocumentDropped
+            | PeerMisbehaved | PeerSuggested)
+
+
+class Policy:
+    """Which authors and documents to replicate. The default allows everything.
+
+    Subclass it, or use `BlockList`. Events refused by policy are dropped
+    silently (not stored, not forwarded); refused documents are not held.
+    """
+
+    def allows_author(self, author: str) -> bool:
+        return True
+
+    def allows_document(self, doc: str) -> bool:
+        return True
+
+
+class BlockList(Policy):
+    def __init__(self, authors: set[str] | None = None, documents: set[str] | None = None) -> None:
+        self.authors = set(authors or ())
+        self.documents = set(documents or ())
+
+    def allows_author(self, author: str) -> bool:
+        return author not in self.authors
+
+    def allows_document(self, doc: str) -> bool:
+        return doc not in self.documents
+
+
+class EventCodec:
+    """Decodes and verifies event wire bytes, remembering results.
+
+    Both are pure functions of the bytes, so the simulator shares one codec
+    among all its nodes and each event is decoded and verified once per
+    process. A real node keeps its own (bounded).
+    """
+
+    def __init__(self, limit: int = 200_000, signatures: SignatureCache | None = None) -> None:
+        self.signatures = signatures or SignatureCache()
+        self._decoded: dict[bytes, Event | Exception] = {}
+        self._children: dict[str, str] = {}
+        self._limit = limit
+
+    def decode(self, wire: bytes) -> Event:
+        """Raises: InvalidEvent (a subclass) if the bytes are not a valid signed event."""
+        from ..eventlog import decode_wire
+        from ..errors import InvalidEvent
+
+        hit = self._decoded.get(wire)
+        if hit is None:
+            try:
+                hit = decode_wire(wire)
+                self.signatures.verify(hit)
+            except InvalidEvent as e:
+                hit = e
+            if len(self._decoded) >= self._limit:
+                self._decoded.clear()
+            self._decoded[wire] = hit
+        if isinstance(hit, Exception):
+            raise hit
+        return hit
+
+    def link_child(self, event: Event) -> str:
+        """The child id a link event names (cached: links are looked at on every hop)."""
+        child = self._children.get(event.id)
+        if child is None:
+            if len(self._children) >= self._limit:
+                self._children.clear()
+            child = self._children[event.id] = str(event.content()["child"])
+        return child
+
+
+@dataclass
+class GossipConfig:
+    """Tunables of the protocol. Times are seconds."""
+
+    max_peers: int = 8  # peers per document
+    min_peers: int = 3  # below this a peer gets suggestions
+    retry_base: float = 1.0  # metadata resend: min(cap, base * 2**attempt) + jitter
+    retry_cap: float = 60.0
+    retry_jitter: float = 0.1  # fraction of the delay
+    lazy_interval: float = 0.5  # batching of lazy announcements
+    graft_timeout: float = 2.0  # wait for the eager copy before grafting
+    hold_down: float = 5.0  # a lost center is refused this long (see election.py)
+    settle_delay: float = 2.0  # quiet time before digests are re-advertised
+    gc_delay: float = 5.0  # an unwanted document is dropped after this grace
+    reconcile_attempts: int = 8
+    max_distance: int = 64
+    max_frame: int = MAX_FRAME
+    max_orphans: int = 4096  # out-of-order events buffered per node
+    unsolicited_limit: int = 64  # unsolicited messages tolerated per peer before reporting
+    recent_limit: int = 4096  # per document, event ids remembered with who has them
+    codec: EventCodec | None = None  # share one in simulations

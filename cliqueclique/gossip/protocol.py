@@ -1,0 +1,733 @@
+"""The per-document gossip state machine (sans-IO).
+
+Theory of operation
+===================
+
+Every document has its own overlay network: the nodes that hold a copy of it,
+linked in pairs ("links"; a link is a connected peer that holds the same
+document). One `DocumentProtocol` runs per (local node, document); the node
+level machine (`node.GossipNode`) owns them, routes each wire message to the
+document it names, and talks to the log and the driver. Nothing here reads a
+clock, draws global randomness or does I/O: every input carries ``now`` and
+every output is queued for the caller (see node.py for the driver contract).
+
+States. A document is JOINING (we asked a peer for it and do not hold it yet),
+ACTIVE (held and replicated), DROPPING (no longer wanted; telling every linked
+peer, until each acknowledges) or DROPPED (forgotten). Each link is SYNCING
+(our latest serial is unacknowledged), SYNCED, DELETING (our delete is
+unacknowledged) or CLOSED. `DOC_TRANSITIONS` and `LINK_TRANSITIONS` list every
+allowed (state, input) pair; anything else raises `LocalProtocolError`.
+
+Metadata sync. What a node advertises about a document is an `Attrs` value:
+whether it holds and wants it, whether it is subscribed, its view of the
+center (id, subscribed, distance, upstream peer), its peer count and two
+digests of what it holds. Whenever that value changes the serial goes up and
+an `Update(serial, attrs)` goes to every link; a link stays SYNCING and the
+update is resent at ``min(cap, base * 2**attempt)`` plus RNG jitter
+(backoff.py) until the peer sends `Ack(serial)`. The receiver copies the
+attributes (ignoring serials older than the last it saw) and acknowledges.
+The first update to a peer that advertises ``holds=False`` (a joiner) carries
+the document event itself.
+
+Center election (election.py). Each node adopts the best feasible candidate
+among its links' advertised centers, at distance + 1, or is its own center at
+distance 0: a subscribed center beats an unsubscribed one, then the higher id.
+A feasibility distance per center keeps the tree loop-free; a center that
+can no longer be reached feasibly is held down for `hold_down` seconds, which
+bounds re-election after the center leaves without any count-to-infinity.
+
+Interest flows upstream. A link whose advertised upstream is us (for our
+center) is downstream: it counts as a wanter, and as a subscriber if it
+advertises ``subscribed``. We are subscribed if locally subscribed or with
+subscribed downstream peers, and we want the document if subscribed,
+bookmarked, with wanters (downstream peers or joiners), or holding a
+subscribed parent. A document wanted by nothing for `gc_delay` seconds is
+garbage: we move to DROPPING and send `Delete(serial)` to each link until
+acknowledged (metadata deletion); the receiver forgets that link, which may
+make the document garbage there too, so an unwanted branch withers back to
+where it is still wanted.
+
+Peers. `Have` (sent on connect and when we start holding a document) links
+two connected nodes that hold the same document, up to `max_peers` per
+document. A link advertising fewer than `min_peers` peers gets a `Suggest`
+naming another of our links (with its address hint): the node links it at
+once if connected, or emits `PeerSuggested` so the driver dials it.
+
+Children. Links in a document's network name its children (replies). A node
+that is subscribed to a document *carries* its children: their networks ride
+inside the parent's network, towards subscribed peers only. A child's
+document event travels together with the link that names it, so "children
+are offered to subscribed peers" costs no extra message. A child someone
+wants for itself (bookmark, subscribe) gets its own `DocumentProtocol`.
+
+Push (Plumtree). A newly held event goes eagerly (`Events`) to the links that
+are tree edges inside the subscribing set (our upstream and our downstream
+peers, both sides subscribed) plus links grafted by recovery, and lazily
+(ids in `IHave`, batched every `lazy_interval`) to every other link that
+holds the document. A node that hears of an event it lacks and does not get
+it eagerly within `graft_timeout` sends `Graft` to an announcer, which sends
+the event and keeps pushing eagerly on that link; a node that receives an
+eager duplicate over a non-tree link answers `Prune`.
+
+Reconciliation. When a link comes up (first update from a peer that holds
+the document), both sides send a `Vector` of per-(network, author) chain
+heads; each sends back exactly the events the other lacks, in chain order.
+The digests in `Attrs` are refreshed once a document has been quiet for
+`settle_delay`; a link whose digest differs from ours triggers another vector
+exchange (with backoff, at most `reconcile_attempts` times), which makes
+delivery reliable under loss without any periodic traffic.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, TypeVar
+
+from ..eventlog import Event, Kind
+from . import election
+from .backoff import retry_delay
+from .errors import LocalProtocolError
+from .messages import Ack, Attrs, Delete, Graft, IHave, Prune, Suggest, Update
+from .outputs import CenterChanged, DocumentDropped, PeerSuggested
+
+if TYPE_CHECKING:
+    from .node import GossipNode
+
+IHAVE_CHUNK = 20_000  # ids per IHave/Graft message (32 bytes each, well under the frame limit)
+
+
+class DocState(Enum):
+    JOINING = "joining"
+    ACTIVE = "active"
+    DROPPING = "dropping"
+    DROPPED = "dropped"
+
+
+class DocInput(Enum):
+    STORED = "document stored"
+    WANTED = "wanted"
+    UNWANTED = "unwanted"
+    REFUSED = "join refused"
+    ALL_DELETED = "every link acknowledged the delete"
+
+
+DOC_TRANSITIONS: dict[tuple[DocState, DocInput], DocState] = {
+    (DocState.JOINING, DocInput.STORED): DocState.ACTIVE,
+    (DocState.JOINING, DocInput.WANTED): DocState.JOINING,
+    (DocState.JOINING, DocInput.REFUSED): DocState.DROPPED,
+    (DocState.JOINING, DocInput.UNWANTED): DocState.DROPPING,
+    (DocState.ACTIVE, DocInput.STORED): DocState.ACTIVE,
+    (DocState.ACTIVE, DocInput.WANTED): DocState.ACTIVE,
+    (DocState.ACTIVE, DocInput.UNWANTED): DocState.DROPPING,
+    (DocState.DROPPING, DocInput.WANTED): DocState.ACTIVE,
+    (DocState.DROPPING, DocInput.UNWANTED): DocState.DROPPING,
+    (DocState.DROPPING, DocInput.STORED): DocState.DROPPING,
+    (DocState.DROPPING, DocInput.ALL_DELETED): DocState.DROPPED,
+}
+
+
+class LinkState(Enum):
+    SYNCING = "syncing"
+    SYNCED = "synced"
+    DELETING = "deleting"
+    CLOSED = "closed"
+
+
+class LinkInput(Enum):
+    CHANGE = "attributes changed"
+    RETRY = "retry timer"
+    ACK_CURRENT = "ack of the latest serial"
+    ACK_STALE = "ack of an older serial"
+    DROP = "we drop the document"
+    PEER_DELETED = "peer deleted the document"
+    LOST = "peer disconnected"
+
+
+_L = LinkState
+_I = LinkInput
+LINK_TRANSITIONS: dict[tuple[LinkState, LinkInput], LinkState] = {
+    (_L.SYNCING, _I.CHANGE): _L.SYNCING,
+    (_L.SYNCED, _I.CHANGE): _L.SYNCING,
+    (_L.SYNCING, _I.RETRY): _L.SYNCING,
+    (_L.SYNCING, _I.ACK_CURRENT): _L.SYNCED,
+    (_L.SYNCED, _I.ACK_CURRENT): _L.SYNCED,
+    (_L.SYNCING, _I.ACK_STALE): _L.SYNCING,
+    (_L.SYNCED, _I.ACK_STALE): _L.SYNCED,
+    (_L.SYNCING, _I.DROP): _L.DELETING,
+    (_L.SYNCED, _I.DROP): _L.DELETING,
+    (_L.DELETING, _I.RETRY): _L.DELETING,
+    (_L.DELETING, _I.ACK_STALE): _L.DELETING,
+    (_L.DELETING, _I.ACK_CURRENT): _L.CLOSED,
+    (_L.SYNCING, _I.PEER_DELETED): _L.CLOSED,
+    (_L.SYNCED, _I.PEER_DELETED): _L.CLOSED,
+    (_L.DELETING, _I.PEER_DELETED): _L.CLOSED,
+    (_L.SYNCING, _I.LOST): _L.CLOSED,
+    (_L.SYNCED, _I.LOST): _L.CLOSED,
+    (_L.DELETING, _I.LOST): _L.CLOSED,
+}
+
+S = TypeVar("S", DocState, LinkState)
+
+
+def advance(table: dict[tuple[S, Enum], S], state: S, event: Enum) -> S:
+    """The next state, or `LocalProtocolError` for a pair the table does not allow."""
+    try:
+        return table[(state, event)]
+    except KeyError:
+        raise LocalProtocolError(f"{event.value!r} is not allowed in state {state.value!r}") from None
+
+
+NO_DIGEST = bytes(8)
+
+
+@dataclass(slots=True)
+class PeerLink:
+    """What we know of one peer for one document, and what we owe it."""
+
+    peer: str
+    state: LinkState = LinkState.SYNCING
+    attrs: Attrs | None = None
+    peer_serial: int = -1  # highest serial received from the peer
+    sent_serial: int = -1  # serial of our last Update/Delete to it
+    attempt: int = 0
+    retry_at: float | None = None
+    needs_document: bool = False
+    grafted: bool = False  # eager because recovery grafted it
+    pruned: bool = False  # the peer asked us to stop pushing eagerly
+    prune_sent: bool = False
+    reconciled: bool = False
+    reconcile_at: float | None = None
+    reconcile_attempt: int = 0
+    lazy: list[str] = field(default_factory=list)
+    heads: dict[str, dict[str, int]] = field(default_factory=dict)  # what it holds, as far as we know
+    live: bool = True  # SYNCING or SYNCED (kept in step by `move`: read on every push)
+
+    def move(self, event: LinkInput) -> None:
+        self.state = advance(LINK_TRANSITIONS, self.state, event)
+        self.live = self.state is LinkState.SYNCING or self.state is LinkState.SYNCED
+
+    @property
+    def holder(self) -> bool:
+        return self.live and self.attrs is not None and self.attrs.holds
+
+
+class DocumentProtocol:
+    """One document's metadata sync, election, interest, GC and push state."""
+
+    def __init__(self, doc: str, host: GossipNode, *, joining_via: str | None = None) -> None:
+        self.doc = doc
+        self.host = host
+        self.me = host.node_id
+        self.cfg = host.config
+        self.state = DocState.JOINING if joining_via else DocState.ACTIVE
+        self.via = joining_via
+        self.local_subscribed = joining_via is not None
+        self.local_bookmarked = False
+        self.serial = 0
+        self.advertised: Attrs | None = None
+        self.links: dict[str, PeerLink] = {}
+        route = election.Route(self.me, False, 0, None)
+        self.center, self.center_subscribed = route.center, route.center_subscribed
+        self.distance, self.upstream = 0, route.upstream
+        self.fd: dict[str, int] = {}
+        self.holddown: dict[str, float] = {}
+        self.subscribed = self.local_subscribed
+        self.wants = True
+        self.wanters = 0
+        self.subscribers = 0
+        self.delete_serial = 0
+        self.gc_at: float | None = None
+        self.lazy_at: float | None = None
+        self.settle_at: float | None = None
+        self.doc_digest = NO_DIGEST
+        self.scope_digest = NO_DIGEST
+        self.missing: dict[str, list[str]] = {}  # event id -> peers that announced it
+        self.graft_heap: list[tuple[float, str]] = []
+        self.recent: dict[str, set[str]] = {}  # event id -> peers known to hold it
+        self.suggested: set[tuple[str, str]] = set()
+        self.dirty = True  # metadata inputs since the last flush: election etc. must rerun
+        self.need_peers = False  # a link went away: offer the document to other connected peers
+        if joining_via:
+            self.links[joining_via] = PeerLink(joining_via)
+
+    # --- small helpers ------------------------------------------------------------------
+
+    def _move(self, event: DocInput) -> None:
+        self.state = advance(DOC_TRANSITIONS, self.state, event)
+
+    @property
+    def active(self) -> bool:
+        return self.state is DocState.ACTIVE
+
+    def holders(self) -> list[str]:
+        return [p for p, link in self.links.items() if link.holder]
+
+    def is_tree(self, peer: str, link: PeerLink) -> bool:
+        if peer == self.upstream:
+            return True
+        a = link.attrs
+        return a is not None and a.upstream == self.me and a.center == self.center
+
+    def eager(self, peer: str, link: PeerLink) -> bool:
+        if link.pruned or link.attrs is None:
+            return False
+        if link.grafted:
+            return True
+        return self.subscribed and link.attrs.subscribed and self.is_tree(peer, link)
+
+    def _delay(self, attempt: int) -> float:
+        c = self.cfg
+        return retry_delay(attempt, c.retry_base, c.retry_cap, c.retry_jitter, self.host.rng)
+
+    def add_link(self, peer: str) -> PeerLink | None:
+        """Link a peer that holds (or wants) the document, unless we are full."""
+        link = self.links.get(peer)
+        if link is not None:
+            return link if link.live else None
+        if not self.active or peer == self.me:
+            return None
+        self.links[peer] = link = PeerLink(peer)
+        self.dirty = True
+        return link
+
+    def room(self) -> bool:
+        return sum(1 for link in self.links.values() if link.live) < self.cfg.max_peers
+
+    def _remove(self, peer: str, event: LinkInput) -> None:
+        link = self.links.pop(peer, None)
+        if link is not None:
+            link.move(event)
+            self.dirty = True
+            self.need_peers = True
+
+    # --- local inputs -------------------------------------------------------------------
+
+    def set_flags(self, subscribed: bool | None, bookmarked: bool | None) -> None:
+        self.dirty = True
+        if subscribed is not None:
+            self.local_subscribed = subscribed
+        if bookmarked is not None:
+            self.local_bookmarked = bookmarked
+        if self.state is DocState.DROPPING and (self.local_subscribed or self.local_bookmarked):
+            self._move(DocInput.WANTED)
+            self.gc_at = None
+            self.host.document_revived(self.doc)
+
+    def document_stored(self, now: float) -> None:
+        """The joined document's event is in the log: we hold it now."""
+        if self.state is DocState.JOINING:
+            self._move(DocInput.STORED)
+            self.dirty = True
+            self.via = None
+            self.host.document_activated(self.doc)
+
+    # --- metadata inputs ----------------------------------------------------------------
+
+    def on_update(self, peer: str, msg: Update, now: float) -> None:
+        send = self.host.send
+        if self.state is DocState.DROPPING or self.state is DocState.DROPPED:
+            send(peer, Delete(self.doc, self.delete_serial))
+            return
+        link = self.links.get(peer)
+        if link is None:
+            if self.state is DocState.JOINING or not (self.room() or not msg.attrs.holds):
+                send(peer, Delete(self.doc, 0))  # refused: we are full
+                return
+            link = self.add_link(peer)
+            if link is None:
+                send(peer, Delete(self.doc, 0))
+                return
+        if not link.live:
+            return  # we are deleting this link; our Delete answers it
+        if msg.serial > link.peer_serial:
+            self.dirty = True
+            first_holder = msg.attrs.holds and (link.attrs is None or not link.attrs.holds)
+            link.peer_serial = msg.serial
+            link.attrs = msg.attrs
+            link.pruned = False
+            link.prune_sent = False
+            if not msg.attrs.holds:
+                link.needs_document = True
+                link.sent_serial = -1  # resend now, with the document
+            else:
+                link.needs_document = False
+            if first_holder and self.active and not link.reconciled:
+                link.reconciled = True
+                self.host.send_vector(peer, self)
+            self._check_digest(link, now)
+        send(peer, Ack(self.doc, msg.serial))
+        if self.state is DocState.JOINING and peer == self.via and msg.document is not None:
+            self.host.joined_document(self, peer, msg.document, now)
+
+    def on_ack(self, peer: str, serial: int, now: float) -> None:
+        link = self.links.get(peer)
+        if link is None:
+            return
+        if link.state is LinkState.DELETING:
+            if serial == self.delete_serial:
+                self._remove(peer, LinkInput.ACK_CURRENT)
+            else:
+                link.move(LinkInput.ACK_STALE)
+            return
+        if serial == link.sent_serial:
+            link.move(LinkInput.ACK_CURRENT)
+            link.retry_at = None
+            link.attempt = 0
+        else:
+            link.move(LinkInput.ACK_STALE)
+
+    def on_delete(self, peer: str, serial: int, now: float) -> None:
+        if peer in self.links:
+            self._remove(peer, LinkInput.PEER_DELETED)
+            self._forget_announcer(peer)
+        if self.state is DocState.JOINING and peer == self.via:
+            self._move(DocInput.REFUSED)
+            self.host.emit(DocumentDropped(self.doc, "join refused"))
+
+    def peer_lost(self, peer: str, now: float) -> None:
+        if peer in self.links:
+            self._remove(peer, LinkInput.LOST)
+            self._forget_announcer(peer)
+        if self.state is DocState.JOINING and peer == self.via:
+            self._move(DocInput.REFUSED)
+            self.host.emit(DocumentDropped(self.doc, "join peer lost"))
+
+    def on_suggest(self, peer: str, msg: Suggest, now: float) -> None:
+        other = msg.peer
+        if not self.active or other == self.me or other in self.links or not self.room():
+            return
+        if self.host.is_connected(other):
+            self.add_link(other)
+        else:
+            self.host.emit(PeerSuggested(other, self.doc, msg.hint))
+
+    # --- push inputs ----------------------------------------------------------------------
+
+    def _recent(self, event_id: str) -> set[str]:
+        have = self.recent.get(event_id)
+        if have is None:
+            if len(self.recent) >= self.cfg.recent_limit:
+                del self.recent[next(iter(self.recent))]
+            have = self.recent[event_id] = set()
+        return have
+
+    def on_held(self, event: Event, source: str | None, hops: int, now: float, child: bool) -> None:
+        """An event of this document's scope is now in the log: push it on."""
+        if not self.active:
+            return
+        self.missing.pop(event.id, None)
+        self.settle_at = now + self.cfg.settle_delay
+        have = self._recent(event.id)
+        if source is not None:
+            have.add(source)
+        if child and event.kind is Kind.DOCUMENT:
+            return  # a child's document travels with the link that names it
+        lazy = False
+        for peer, link in self.links.items():
+            a = link.attrs
+            if peer in have or a is None or not a.holds or not link.live:
+                continue
+            if child and not a.subscribed:
+                continue
+            if self.eager(peer, link):
+                self.host.push(peer, self, [(event, hops + 1)])
+            else:
+                link.lazy.append(event.id)
+                lazy = True
+            have.add(peer)
+        if lazy and self.lazy_at is None:
+            self.lazy_at = now + self.cfg.lazy_interval
+
+    def on_duplicate(self, peer: str, event_id: str) -> None:
+        """An eager copy of an event we already had arrived from `peer`."""
+        self._recent(event_id).add(peer)
+        link = self.links.get(peer)
+        if link is None or not link.live or link.prune_sent or self.is_tree(peer, link):
+            return
+        link.prune_sent = True
+        self.host.send(peer, Prune(self.doc))
+
+    def on_prune(self, peer: str) -> None:
+        link = self.links.get(peer)
+        if link is not None:
+            link.grafted = False
+            link.pruned = True
+
+    def on_ihave(self, peer: str, ids: tuple[str, ...], now: float) -> None:
+        if not self.active or peer not in self.links:
+            return
+        known = self.host.known_ids(ids)
+        deadline = now + self.cfg.graft_timeout
+        for event_id in ids:
+            if event_id in known:
+                continue
+            announcers = self.missing.get(event_id)
+            if announcers is None:
+                self.missing[event_id] = [peer]
+                heapq.heappush(self.graft_heap, (deadline, event_id))
+            elif peer not in announcers:
+                announcers.append(peer)
+
+    def on_graft(self, peer: str, ids: tuple[str, ...], now: float) -> None:
+        link = self.links.get(peer)
+        if link is None or not link.live:
+            return
+        link.grafted = True
+        link.pruned = False
+        self.host.push_ids(peer, self, ids)
+
+    def want_from(self, peer: str, event_id: str, now: float) -> None:
+        """We need `event_id` (e.g. the child a link names) and `peer` has it: graft now."""
+        if event_id not in self.missing:
+            self.missing[event_id] = []
+            heapq.heappush(self.graft_heap, (now + self.cfg.graft_timeout, event_id))
+        self.host.send(peer, Graft(self.doc, (event_id,)))
+
+    def _forget_announcer(self, peer: str) -> None:
+        for announcers in self.missing.values():
+            if peer in announcers:
+                announcers.remove(peer)
+
+    # --- reconciliation -------------------------------------------------------------------
+
+    def relevant_digests(self, link: PeerLink) -> tuple[bytes, bytes]:
+        """(ours, theirs) for the scope both sides replicate on this link."""
+        a = link.attrs
+        assert a is not None
+        if self.subscribed and a.subscribed:
+            return self.scope_digest, a.scope_digest
+        return self.doc_digest, a.doc_digest
+
+    def _check_digest(self, link: PeerLink, now: float) -> None:
+        if not self.active or not link.holder or self.doc_digest == NO_DIGEST:
+            return
+        ours, theirs = self.relevant_digests(link)
+        if theirs == NO_DIGEST or ours == theirs:
+            link.reconcile_at = None
+            link.reconcile_attempt = 0
+        elif link.reconcile_at is None and link.reconcile_attempt < self.cfg.reconcile_attempts:
+            link.reconcile_at = now + self.cfg.settle_delay
+
+    # --- timers ---------------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        best: float | None = None
+        for t in (self.lazy_at, self.settle_at, self.gc_at):
+            if t is not None and (best is None or t < best):
+                best = t
+        if self.graft_heap and (best is None or self.graft_heap[0][0] < best):
+            best = self.graft_heap[0][0]
+        for t in self.holddown.values():
+            if best is None or t < best:
+                best = t
+        for link in self.links.values():
+            for t in (link.retry_at, link.reconcile_at):
+                if t is not None and (best is None or t < best):
+                    best = t
+        return best
+
+    def handle_timer(self, now: float) -> None:
+        self.dirty = True
+        for peer, link in list(self.links.items()):
+            if link.retry_at is not None and link.retry_at <= now:
+                link.move(LinkInput.RETRY)
+                link.attempt += 1
+                link.retry_at = now + self._delay(link.attempt)
+                if link.state is LinkState.DELETING:
+                    self.host.send(peer, Delete(self.doc, self.delete_serial))
+                else:
+                    self._send_update(peer, link)
+            if link.reconcile_at is not None and link.reconcile_at <= now:
+                self._reconcile_timer(peer, link, now)
+        for center, until in list(self.holddown.items()):
+            if until <= now:
+                del self.holddown[center]
+                if center != self.center:
+                    self.fd.pop(center, None)
+        if self.settle_at is not None and self.settle_at <= now:
+            self.settle_at = None
+            self.doc_digest, self.scope_digest = self.host.digests(self)
+            for link in self.links.values():
+                if link.holder:
+                    self._check_digest(link, now)
+        if self.graft_heap and self.graft_heap[0][0] <= now:
+            self._graft_timers(now)
+        if self.lazy_at is not None and self.lazy_at <= now:
+            self.lazy_at = None
+            self._flush_lazy()
+        if self.gc_at is not None and self.gc_at <= now:
+            self.gc_at = None
+            self._derive()
+            if not self.wants and self.state is not DocState.DROPPING:
+                self.drop(now, "unwanted")
+
+    def _reconcile_timer(self, peer: str, link: PeerLink, now: float) -> None:
+        link.reconcile_at = None
+        if not link.holder or not self.active:
+            return
+        ours, theirs = self.relevant_digests(link)
+        if ours == theirs:
+            link.reconcile_attempt = 0
+            return
+        self.host.send_vector(peer, self)
+        link.reconcile_attempt += 1
+        if link.reconcile_attempt < self.cfg.reconcile_attempts:
+            link.reconcile_at = now + self.cfg.settle_delay + self._delay(link.reconcile_attempt)
+
+    def _graft_timers(self, now: float) -> None:
+        grafts: dict[str, list[str]] = {}
+        while self.graft_heap and self.graft_heap[0][0] <= now:
+            _, event_id = heapq.heappop(self.graft_heap)
+            announcers = self.missing.get(event_id)
+            if announcers is None:
+                continue
+            if self.host.known_ids((event_id,)):
+                del self.missing[event_id]
+                continue
+            while announcers and not (announcers[0] in self.links and self.links[announcers[0]].live):
+                announcers.pop(0)
+            if not announcers:
+                del self.missing[event_id]
+                continue
+            grafts.setdefault(announcers.pop(0), []).append(event_id)
+            heapq.heappush(self.graft_heap, (now + self.cfg.graft_timeout, event_id))
+        for peer, ids in grafts.items():
+            self.links[peer].grafted = True
+            for i in range(0, len(ids), IHAVE_CHUNK):
+                self.host.send(peer, Graft(self.doc, tuple(ids[i : i + IHAVE_CHUNK])))
+
+    def _flush_lazy(self) -> None:
+        for peer, link in self.links.items():
+            if link.lazy:
+                ids, link.lazy = link.lazy, []
+                if link.live:
+                    for i in range(0, len(ids), IHAVE_CHUNK):
+                        self.host.send(peer, IHave(self.doc, tuple(ids[i : i + IHAVE_CHUNK])))
+
+    # --- the state update run after every input ------------------------------------------
+
+    def _elect(self, now: float) -> None:
+        old = (self.center, self.center_subscribed)
+        candidates = [(p, link.attrs) for p, link in self.links.items()
+                      if link.live and link.attrs is not None]
+        route = election.choose(self.me, self.local_subscribed, candidates, self.fd,
+                                self.cfg.max_distance)
+        if route.center != old[0] and old[0] != self.me:
+            if election.rank(route.center_subscribed, route.center) < election.rank(*old[::-1]):
+                self.holddown.setdefault(old[0], now + self.cfg.hold_down)  # lost it
+            elif old[0] not in self.holddown:
+                self.fd.pop(old[0], None)  # replaced by a better center
+        changed = (route.center, route.distance, route.upstream) != (
+            self.center, self.distance, self.upstream)
+        self.center, self.center_subscribed = route.center, route.center_subscribed
+        self.distance, self.upstream = route.distance, route.upstream
+        if route.center != self.me:
+            self.fd[route.center] = min(self.fd.get(route.center, route.distance), route.distance)
+        if changed:
+            self.host.emit(CenterChanged(self.doc, route.center, route.distance, route.upstream))
+
+    def _derive(self) -> None:
+        wanters = subscribers = 0
+        for link in self.links.values():
+            a = link.attrs
+            if a is None or not link.live:
+                continue
+            if a.holds:
+                if a.upstream == self.me and a.center == self.center:
+                    wanters += 1
+                    subscribers += a.subscribed
+            elif a.wants:
+                wanters += 1
+        self.wanters, self.subscribers = wanters, subscribers
+        self.subscribed = self.local_subscribed or subscribers > 0
+        self.wants = (self.subscribed or self.local_bookmarked or wanters > 0
+                      or self.host.has_subscribed_parent(self.doc))
+
+    def current_attrs(self) -> Attrs:
+        if self.state is DocState.JOINING:
+            return Attrs(False, True, True, None, False, 0, None, 0, NO_DIGEST, NO_DIGEST)
+        return Attrs(True, self.subscribed, self.wants, self.center, self.center_subscribed,
+                     self.distance, self.upstream, sum(1 for k in self.links.values() if k.live),
+                     self.doc_digest, self.scope_digest)
+
+    def flush(self, now: float) -> None:
+        """Recompute election, interest and attributes; send what changed."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        if self.state is DocState.DROPPING:
+            if not self.links:
+                self._move(DocInput.ALL_DELETED)
+            return
+        if self.state is DocState.DROPPED:
+            return
+        was_subscribed = self.subscribed
+        if self.active:
+            self._elect(now)
+            self._derive()
+            if self.wants:
+                self.gc_at = None
+            elif self.gc_at is None:
+                self.gc_at = now + self.cfg.gc_delay
+        attrs = self.current_attrs()
+        if attrs != self.advertised:
+            self.serial += 1
+            self.advertised = attrs
+        for peer, link in self.links.items():
+            if link.live and link.sent_serial != self.serial:
+                link.move(LinkInput.CHANGE)
+                link.attempt = 0
+                link.retry_at = now + self._delay(0)
+                self._send_update(peer, link)
+        if self.active:
+            self._suggest()
+            if self.need_peers and self.room():
+                self.host.announce(self)
+            self.need_peers = False
+            if self.subscribed != was_subscribed:
+                self.host.subscription_changed(self.doc, now)
+
+    def _send_update(self, peer: str, link: PeerLink) -> None:
+        document = self.host.document_wire(self.doc) if link.needs_document else None
+        link.sent_serial = self.serial
+        assert self.advertised is not None
+        self.host.send(peer, Update(self.doc, self.serial, self.advertised, document))
+
+    def _suggest(self) -> None:
+        holders = self.holders()
+        if len(holders) < 2:
+            return
+        for peer in holders:
+            a = self.links[peer].attrs
+            assert a is not None
+            if a.peers >= self.cfg.min_peers:
+                continue
+            for other in holders:
+                if other != peer and (peer, other) not in self.suggested:
+                    self.suggested.add((peer, other))
+                    self.host.send(peer, Suggest(self.doc, other, self.host.hint(other)))
+                    break
+
+    def drop(self, now: float, reason: str) -> None:
+        """Stop holding the document: metadata deletion to every link until acknowledged."""
+        self.dirty = True
+        self._move(DocInput.UNWANTED)
+        self.serial += 1
+        self.delete_serial = self.serial
+        self.missing.clear()
+        self.graft_heap.clear()
+        self.lazy_at = self.settle_at = self.gc_at = None
+        for peer, link in list(self.links.items()):
+            if not link.live:
+                continue
+            link.move(LinkInput.DROP)
+            link.attempt = 0
+            link.retry_at = now + self._delay(0)
+            link.reconcile_at = None
+            link.lazy.clear()
+            self.host.send(peer, Delete(self.doc, self.delete_serial))
+        self.host.document_dropped(self.doc, reason)
+        if not self.links:
+            self._move(DocInput.ALL_DELETED)

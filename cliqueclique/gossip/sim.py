@@ -1,0 +1,351 @@
+"""A deterministic network simulator for `GossipNode`s, in virtual time.
+
+`SimNetwork` plays the driver for every node: it moves frames between nodes
+with per-link latency, loss, duplication and reordering drawn from one seeded
+`random.Random`, fires timers, executes storage requests on each node's
+`MemoryStore` at once, and models partitions (links cut, both ends told after
+`detect_delay`; healing reconnects them) and crashes (the node stops; a
+restart builds a new machine over the same log). Nothing reads the clock:
+the same seed and the same calls give the same run, frame for frame
+(`trace_digest()` proves it).
+
+All nodes share one `EventCodec` (and its `SignatureCache`), so each event is
+decoded and verified once per process, and a thousand nodes fit in one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from ..eventlog import Action, Author, Event, MemoryStore, SignatureCache, node_id
+from .node import GossipNode, GossipStats
+from .outputs import AppEvent, EventCodec, GossipConfig, PeerSuggested, StoreEvents
+
+_DELIVER, _TIMER, _ACTION, _LOST = 0, 1, 2, 3
+
+
+@dataclass
+class SimLink:
+    latency: float
+    up: bool = True
+    epoch: int = 0
+
+
+@dataclass
+class SimNode:
+    index: int
+    key: SigningKey
+    node_id: str
+    store: MemoryStore
+    author: Author
+    gossip: GossipNode | None = None
+    alive: bool = True
+    incarnation: int = 0
+    timer: float | None = None
+    group: int = 0  # partition group
+    app_events: list[AppEvent] = field(default_factory=list)
+    retired: list[GossipStats] = field(default_factory=list)  # stats of crashed incarnations
+
+    def all_stats(self) -> list[GossipStats]:
+        return self.retired + ([self.gossip.stats] if self.gossip else [])
+
+
+class SimNetwork:
+    """N simulated nodes, their links, and virtual time."""
+
+    def __init__(self, seed: int = 0, *, loss: float = 0.0, duplicate: float = 0.0,
+                 reorder: float = 0.0, reorder_delay: float = 0.2, detect_delay: float = 0.5,
+                 default_latency: float = 0.05, auto_connect: bool = True,
+                 config: Callable[[], GossipConfig] | None = None, trace: bool = False,
+                 keep_app_events: bool = True) -> None:
+        self.rng = random.Random(seed)
+        self.net_rng = random.Random(self.rng.getrandbits(64))
+        self.loss, self.duplicate, self.reorder = loss, duplicate, reorder
+        self.reorder_delay, self.detect_delay = reorder_delay, detect_delay
+        self.default_latency = default_latency
+        self.auto_connect = auto_connect
+        self.signatures = SignatureCache()
+        self.codec = EventCodec(limit=10_000_000, signatures=self.signatures)
+        self._config = config or GossipConfig
+        self.keep_app_events = keep_app_events
+        self.now = 0.0
+        self.nodes: list[SimNode] = []
+        self.by_id: dict[str, SimNode] = {}
+        self.links: dict[tuple[int, int], SimLink] = {}
+        self._queue: list[tuple[float, int, int, Any]] = []
+        self._seq = 0
+        self._trace = hashlib.sha256() if trace else None
+        self.listeners: list[Callable[[SimNode, AppEvent, float], None]] = []
+        self.frames = 0
+        self.dropped = 0
+
+    # --- building ---------------------------------------------------------------------
+
+    def add_node(self) -> SimNode:
+        key = SigningKey(self.rng.getrandbits(256).to_bytes(32, "big"))
+        store = MemoryStore(signature_cache=self.signatures)
+        node = SimNode(len(self.nodes), key, node_id(key), store, Author(key, store, self._clock))
+        self.nodes.append(node)
+        self.by_id[node.node_id] = node
+        node.gossip = self._machine(node)
+        return node
+
+    def add_nodes(self, n: int) -> list[SimNode]:
+        return [self.add_node() for _ in range(n)]
+
+    def _machine(self, node: SimNode) -> GossipNode:
+        config = self._config()
+        config.codec = self.codec
+        machine = GossipNode(node.node_id, node.store, random.Random(self.rng.getrandbits(64)),
+                             config)
+        return machine
+
+    def _clock(self) -> int:
+        return int(self.now * 1000)
+
+    def connect(self, a: int, b: int, latency: float | None = None) -> None:
+        """A symmetric link between nodes a and b (both ends told now, if alive)."""
+        key = (min(a, b), max(a, b))
+        link = self.links.get(key)
+        if link is None:
+            link = self.links[key] = SimLink(self.default_latency if latency is None else latency)
+        elif link.up and self._usable(key):
+            return
+        link.up = True
+        self._link_up(key)
+
+    def _usable(self, key: tuple[int, int]) -> bool:
+        a, b = self.nodes[key[0]], self.nodes[key[1]]
+        return self.links[key].up and a.alive and b.alive and a.group == b.group
+
+    def _link_up(self, key: tuple[int, int]) -> None:
+        if not self._usable(key):
+            return
+        link = self.links[key]
+        link.epoch += 1
+        a, b = self.nodes[key[0]], self.nodes[key[1]]
+        for x, y in ((a, b), (b, a)):
+            assert x.gossip is not None
+            x.gossip.peer_connected(y.node_id, self.now, hint=f"sim:{y.index}")
+            self._pump(x)
+
+    def _link_down(self, key: tuple[int, int]) -> None:
+        link = self.links[key]
+        link.epoch += 1
+        for x, y in ((key[0], key[1]), (key[1], key[0])):
+            self._push(self.now + self.detect_delay, _LOST, (x, self.nodes[x].incarnation, y))
+
+    def neighbours(self, i: int) -> list[int]:
+        return [b if a == i else a for (a, b) in self.links if i in (a, b)]
+
+    # --- faults -----------------------------------------------------------------------
+
+    def partition(self, groups: Iterable[Iterable[int]]) -> None:
+        """Split the network: nodes in different groups cannot talk until `heal()`."""
+        for g, members in enumerate(groups, start=1):
+            for i in members:
+                self.nodes[i].group = g
+        for key, link in self.links.items():
+            a, b = self.nodes[key[0]], self.nodes[key[1]]
+            if link.up and a.group != b.group and a.alive and b.alive:
+                self._link_down(key)
+
+    def heal(self) -> None:
+        cut = [k for k in self.links if self.nodes[k[0]].group != self.nodes[k[1]].group]
+        for node in self.nodes:
+            node.group = 0
+        for key in cut:
+            self._link_up(key)
+
+    def crash(self, i: int) -> None:
+        node = self.nodes[i]
+        if not node.alive:
+            return
+        for key in self.links:
+            if i in key and self._usable(key):
+                self._link_down(key)
+        node.alive = False
+        if node.gossip is not None:
+            node.retired.append(node.gossip.stats)
+        node.gossip = None
+        node.incarnation += 1
+        node.timer = None
+
+    def restart(self, i: int) -> None:
+        """Bring a crashed node back with a new machine over its kept log."""
+        node = self.nodes[i]
+        if node.alive:
+            return
+        node.alive = True
+        node.gossip = self._machine(node)
+        self._pump(node)
+        for key in self.links:
+            if i in key:
+                self._link_up(key)
+
+    # --- application actions --------------------------------------------------------------
+
+    def at(self, t: float, action: Callable[[], None]) -> None:
+        self._push(t, _ACTION, action)
+
+    def post(self, i: int, subject: str, text: str, parent: str | None = None) -> tuple[Event, Event | None]:
+        """Node i posts (a reply, if `parent`) and publishes it to its machine."""
+        node = self.nodes[i]
+        assert node.gossip is not None
+        document, link = node.author.post(subject, text, parent=parent)
+        events = [document] + ([link] if link else [])
+        if parent is not None:
+            head = node.store.head(node.node_id, node.node_id)
+            assert head is not None
+            sub = node.store.get(head[1])
+            assert sub is not None
+            events.append(sub)
+        node.gossip.publish(events, self.now)
+        self._pump(node)
+        return document, link
+
+    def subscribe(self, i: int, doc: str, subscribed: bool = True) -> None:
+        node = self.nodes[i]
+        assert node.gossip is not None
+        ev = node.author.subscription(doc, Action.SUBSCRIBE if subscribed else Action.UNSUBSCRIBE)
+        node.gossip.publish([ev], self.now)
+        self._pump(node)
+
+    def bookmark(self, i: int, doc: str, bookmarked: bool = True) -> None:
+        node = self.nodes[i]
+        assert node.gossip is not None
+        ev = node.author.subscription(doc, Action.BOOKMARK if bookmarked else Action.UNBOOKMARK)
+        node.gossip.publish([ev], self.now)
+        self._pump(node)
+
+    def join(self, i: int, doc: str, via: int) -> None:
+        node = self.nodes[i]
+        assert node.gossip is not None
+        node.author.subscription(doc, Action.SUBSCRIBE)  # recorded first, as an app would
+        node.gossip.join(doc, self.nodes[via].node_id, self.now)
+        self._pump(node)
+
+    def inject(self, src: int, dst: int, data: bytes, delay: float = 0.0) -> None:
+        """Deliver raw bytes as if `src` sent them (for hostile-peer tests)."""
+        key = (min(src, dst), max(src, dst))
+        self._push(self.now + delay, _DELIVER, (src, dst, data, self.links[key].epoch))
+
+    # --- running ------------------------------------------------------------------------
+
+    def _push(self, t: float, kind: int, payload: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (t, self._seq, kind, payload))
+
+    def run_until(self, t: float) -> None:
+        queue = self._queue
+        while queue and queue[0][0] <= t:
+            when, _, kind, payload = heapq.heappop(queue)
+            self.now = max(self.now, when)
+            self._dispatch(kind, payload, when)
+        self.now = max(self.now, t)
+
+    def run_until_quiet(self, limit: float) -> float:
+        """Run until nothing is pending (no frame, timer or action), or `limit`; return the time."""
+        queue = self._queue
+        while queue and queue[0][0] <= limit:
+            when, _, kind, payload = heapq.heappop(queue)
+            self.now = max(self.now, when)
+            self._dispatch(kind, payload, when)
+        return self.now
+
+    def quiet(self) -> bool:
+        return not self._queue
+
+    def _dispatch(self, kind: int, payload: Any, when: float) -> None:
+        if kind == _DELIVER:
+            src, dst, data, epoch = payload
+            node = self.nodes[dst]
+            key = (min(src, dst), max(src, dst))
+            if not self._usable(key) or self.links[key].epoch != epoch or node.gossip is None:
+                self.dropped += 1
+                return
+            if self._trace is not None:
+                self._trace.update(f"{self.now:.9f}|{src}|{dst}|".encode() + data)
+            node.gossip.receive(self.nodes[src].node_id, data, self.now)
+            self._pump(node)
+        elif kind == _TIMER:
+            index, incarnation, deadline = payload
+            node = self.nodes[index]
+            if node.gossip is None or node.incarnation != incarnation or node.timer != deadline:
+                return
+            node.timer = None
+            node.gossip.handle_timer(self.now)
+            self._pump(node)
+        elif kind == _LOST:
+            index, incarnation, peer = payload
+            node = self.nodes[index]
+            key = (min(index, peer), max(index, peer))
+            if node.gossip is None or node.incarnation != incarnation or self._usable(key):
+                return
+            node.gossip.peer_lost(self.nodes[peer].node_id, self.now)
+            self._pump(node)
+        else:
+            payload()
+
+    def _pump(self, node: SimNode) -> None:
+        """Drive one node after an input: storage requests, app events, frames, timer."""
+        machine = node.gossip
+        if machine is None:
+            return
+        while True:
+            event = machine.next_event()
+            if event is None:
+                break
+            if isinstance(event, StoreEvents):
+                machine.events_stored(node.store.append_many(event.events), self.now)
+                continue
+            if self.keep_app_events:
+                node.app_events.append(event)
+            for listener in self.listeners:
+                listener(node, event, self.now)
+            if isinstance(event, PeerSuggested) and self.auto_connect:
+                other = self.by_id.get(event.peer)
+                if other is not None and other.alive:
+                    self.connect(node.index, other.index)
+        for peer, data in machine.messages_to_send():
+            self._send(node.index, self.by_id[peer].index, data)
+        deadline = machine.get_timer()
+        if deadline != node.timer and deadline is not None:
+            node.timer = deadline
+            self._push(max(deadline, self.now), _TIMER, (node.index, node.incarnation, deadline))
+        elif deadline is None:
+            node.timer = None
+
+    def _send(self, src: int, dst: int, data: bytes) -> None:
+        key = (min(src, dst), max(src, dst))
+        link = self.links.get(key)
+        if link is None or not self._usable(key):
+            return
+        self.frames += 1
+        rng = self.net_rng
+        if self.loss and rng.random() < self.loss:
+            self.dropped += 1
+            return
+        delay = link.latency
+        if self.reorder and rng.random() < self.reorder:
+            delay += rng.random() * self.reorder_delay
+        self._push(self.now + delay, _DELIVER, (src, dst, data, link.epoch))
+        if self.duplicate and rng.random() < self.duplicate:
+            self._push(self.now + delay + rng.random() * self.reorder_delay, _DELIVER,
+                       (src, dst, data, link.epoch))
+
+    # --- inspection ---------------------------------------------------------------------
+
+    def trace_digest(self) -> str:
+        assert self._trace is not None, "create the network with trace=True"
+        return self._trace.hexdigest()
+
+    def alive(self) -> list[SimNode]:
+        return [n for n in self.nodes if n.alive]
