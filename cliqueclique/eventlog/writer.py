@@ -31,6 +31,8 @@ class Author:
         self.id = node_id(key)
         self.store = store
         self.clock = clock
+        #: every event this Author appended, in order (so a caller can publish them)
+        self.appended: list[Event] = []
 
     def sign(self, kind: Kind, network: str | None, body: bytes) -> Event:
         """Sign the next event of this author's chain in `network` (not appended)."""
@@ -45,6 +47,7 @@ class Author:
     def _append(self, kind: Kind, network: str | None, body: bytes) -> Event:
         event = self.sign(kind, network, body)
         self.store.append(event)
+        self.appended.append(event)
         return event
 
     def document(

@@ -1,0 +1,59 @@
+"""Per-peer budgets and bans: pure bookkeeping with an explicit clock.
+
+A peer spends from a token bucket for every frame and every byte it sends
+us. A peer that overdraws (floods) or misbehaves (garbage, forged or invalid
+events, protocol violations) is disconnected and banned; each further
+offence doubles the ban, up to a cap, so a persistent attacker costs us
+almost nothing while an honest peer with a bug recovers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TokenBucket:
+    """`rate` tokens per second, holding at most `burst`."""
+
+    rate: float
+    burst: float
+    tokens: float = -1.0
+    updated: float = 0.0
+
+    def spend(self, amount: float, now: float) -> bool:
+        """Take `amount` tokens; False (and nothing taken) if there are not enough."""
+        if self.tokens < 0:
+            self.tokens, self.updated = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if amount > self.tokens:
+            return False
+        self.tokens -= amount
+        return True
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    frames_per_s: float = 2_000.0
+    frame_burst: float = 10_000.0
+    bytes_per_s: float = 32 * 1024 * 1024
+    byte_burst: float = 128 * 1024 * 1024
+    ban_base: float = 30.0  # first ban, seconds
+    ban_cap: float = 3600.0
+
+
+class PeerBudget:
+    """What one peer may still send us."""
+
+    def __init__(self, config: BudgetConfig) -> None:
+        self.frames = TokenBucket(config.frames_per_s, config.frame_burst)
+        self.bytes = TokenBucket(config.bytes_per_s, config.byte_burst)
+
+    def allow(self, size: int, now: float) -> bool:
+        return self.frames.spend(1, now) and self.bytes.spend(size, now)
+
+
+def ban_duration(offences: int, config: BudgetConfig) -> float:
+    """Seconds to ban a peer for its `offences`-th offence (1, 2, ...)."""
+    return min(config.ban_cap, config.ban_base * 2 ** max(0, offences - 1))

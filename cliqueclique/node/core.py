@@ -1,0 +1,484 @@
+"""The running node: the trio driver of the sans-IO gossip machine.
+
+One `Node` owns a nursery with:
+
+- the gossip task, the only code that touches the `GossipNode`: it takes
+  inputs from one channel (frames, peers up/down, storage results, local
+  events), and after each input sends every pending frame and re-arms the
+  single protocol timer (aioquic's transmit rhythm);
+- the writer (`LogWriter`), the one task that commits to SQLite, in batches,
+  off the event loop;
+- listeners (TCP, and I2P when a SAM bridge answers) and one task per peer
+  link, each with a token-bucket budget: a peer that floods or misbehaves is
+  cut off and banned with exponential back-off, the others are unaffected;
+- a dialer that keeps known peers connected (back-off on failures) and acts
+  on joins requested by the CLI, a poller that publishes events other
+  processes (the CLI) appended to the log, and a status publisher.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import trio
+
+from ..errors import CliqueError, NodeError
+from ..eventlog import Action, Author, Event, Kind, SQLiteStore
+from ..gossip.node import GossipNode
+from ..gossip.outputs import (
+    EventAccepted, GossipConfig, PeerMisbehaved, PeerSuggested, StoreEvents,
+)
+from ..home import Home, LocalNode
+from ..invite import Invite, parse_invite
+from ..net import (
+    Address, MemoryNetwork, SecureChannel, TcpTransport, Transports, parse_address,
+    secure_accept, secure_connect,
+)
+from ..net.errors import NetError
+from ..nodestate import NodeState
+from .budget import BudgetConfig, PeerBudget, ban_duration
+from .i2p import start_i2p
+from .writer import LogWriter
+
+log = logging.getLogger("cliqueclique.node")
+T = TypeVar("T")
+LINK_QUEUE = 4096  # frames queued for one peer before it counts as stuck
+MAX_DIAL_BACKOFF = 60.0
+
+
+@dataclass
+class NodeOptions:
+    """How a node runs. Addresses are `HOST:PORT` for TCP."""
+
+    listen: list[str] = field(default_factory=lambda: ["127.0.0.1:0"])
+    i2p: bool | None = None  # None: use I2P if a SAM bridge answers
+    sam: str = "127.0.0.1:7656"
+    #: SAM tunnel options, e.g. {"inbound.length": 0} for a private test network
+    i2p_tunnels: dict[str, str | int] = field(default_factory=dict)
+    memory: MemoryNetwork | None = None  # tests: serve on an in-process network too
+    gossip: GossipConfig | None = None
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    poll_interval: float = 0.2  # how often to look for events the CLI appended
+    dial_interval: float = 0.5
+    status_interval: float = 1.0
+
+
+@dataclass(eq=False)
+class _Link:
+    peer: str
+    channel: SecureChannel
+    address: str
+    outbox: trio.MemorySendChannel[bytes]
+    budget: PeerBudget
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+
+
+class Node:
+    """A local node, running. Create with `Node.open(...)` (an async context manager)."""
+
+    def __init__(self, local: LocalNode, options: NodeOptions) -> None:
+        self.local = local
+        self.id = local.id
+        self.options = options
+        self.key = local.key()
+        self.store = local.open_store()  # the writer's connection (views attached)
+        self.reader = SQLiteStore(local.log_path)  # the event loop's read-only connection
+        self.state = NodeState(local.log_path)
+        self.writer = LogWriter(self.store)
+        self.gossip = GossipNode(self.id, self.reader, random.Random(os.urandom(16)), options.gossip)
+        self.transports = Transports()
+        self.addresses: list[Address] = []
+        self.links: dict[str, _Link] = {}
+        self._dialing: set[str] = set()
+        self._next_dial: dict[str, float] = {}
+        self._offences: dict[str, int] = {}
+        self._watchers: dict[str, set[trio.MemorySendChannel[Event]]] = {}
+        self._ours: set[str] = set()  # ids this process wrote or published itself
+        self._seen_position = self.reader.last_position()
+        self._inputs_send, self._inputs = trio.open_memory_channel[Callable[[float], None]](math.inf)
+        self._nursery: trio.Nursery | None = None
+        self.started = time.time()
+
+    # ================================================================ lifecycle
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, home: Home | str | os.PathLike[str], node: str | None = None,
+                   options: NodeOptions | None = None) -> AsyncIterator[Node]:
+        """Run a node of `home` (the default node, or the one named) until the block ends.
+
+        Raises:
+            NodeError: no such node; NetError: a listen address cannot be bound.
+        """
+        home = home if isinstance(home, Home) else Home(home)
+        self = cls(home.node(node), options or NodeOptions())
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await nursery.start(self.writer.run)
+                await nursery.start(self._gossip_loop)
+                await self._start_listeners(nursery)
+                nursery.start_soon(self._dial_loop)
+                nursery.start_soon(self._poll_loop)
+                nursery.start_soon(self._status_loop)
+                try:
+                    yield self
+                finally:
+                    await self._shutdown(nursery)
+        finally:
+            self.reader.close()
+            self.store.close()
+            self.state.close()
+
+    async def _shutdown(self, nursery: trio.Nursery) -> None:
+        """Stop networking, then let the writer commit everything queued."""
+        with trio.CancelScope(shield=True):
+            for link in list(self.links.values()):
+                link.scope.cancel()
+            await self.writer.call(lambda store: None)  # a barrier: earlier jobs are committed
+            self._publish_status(stopped=True)
+        nursery.cancel_scope.cancel()
+
+    async def _start_listeners(self, nursery: trio.Nursery) -> None:
+        for text in self.options.listen:
+            transport = TcpTransport(*parse_listen(text))
+            self.transports.add(transport)
+            self.addresses.append(await nursery.start(transport.serve, self._accept))
+        if self.options.memory is not None:
+            transport = self.options.memory.transport(f"node-{self.id[:12]}")
+            self.transports.add(transport)
+            self.addresses.append(await nursery.start(transport.serve, self._accept))
+        if self.options.i2p is not False:
+            nursery.start_soon(start_i2p, self, nursery)  # ~20 s on i2pd: not awaited
+        self.state.publish_status("addresses", [str(a) for a in self.addresses])
+
+    # ================================================================ public API
+
+    async def write(self, fn: Callable[[Author, SQLiteStore], T]) -> T:
+        """Run `fn(author, store)` in the writer and replicate what it appended.
+
+        Raises:
+            CliqueError: whatever `fn` raised (nothing it had not appended is kept).
+        """
+        def run(store: SQLiteStore) -> tuple[T, list[Event]]:
+            author = Author(self.key, store)
+            return fn(author, store), author.appended
+
+        value, events = await self.writer.call(run)
+        self._local_events(events)
+        return value  # type: ignore[no-any-return]
+
+    async def post(self, subject: str, text: str, *, parent: str | None = None) -> Event:
+        """Post a document (a new forum when `parent` is None, else a reply)."""
+        def run(author: Author, store: SQLiteStore) -> Event:
+            document, _ = author.post(subject, text, parent=parent)
+            if parent is None:  # whoever starts a forum wants its replies
+                author.subscription(document.id, Action.SUBSCRIBE)
+            return document
+
+        return await self.write(run)
+
+    async def mark(self, document: str, action: Action, note: str | None = None) -> Event:
+        """Record a local decision (subscribe, bookmark, read, ...)."""
+        return await self.write(lambda author, store: author.subscription(document, action, note))
+
+    async def connect(self, address: str, peer: str) -> None:
+        """Remember a peer and dial it now (and whenever it is lost)."""
+        self.state.add_peer(peer, [str(parse_address(address))])
+        self._next_dial.pop(peer, None)
+        self._start_dial(peer)
+
+    async def join(self, invite: Invite | str) -> None:
+        """Subscribe to a forum through the peer named in the invite.
+
+        Raises:
+            BadInvite: the invite does not parse.
+        """
+        invite = parse_invite(invite) if isinstance(invite, str) else invite
+        if invite.peer == self.id:
+            raise NodeError("that invite is this node's own")
+        self.state.add_peer(invite.peer, [str(a) for a in invite.addresses])
+        self.state.request_join(invite.document, invite.peer)
+        await self.mark(invite.document, Action.SUBSCRIBE)
+        self._next_dial.pop(invite.peer, None)
+        self._start_dial(invite.peer)
+
+    def invite(self, document: str) -> Invite:
+        """An invite to `document` through this node."""
+        if not self.addresses:
+            raise NodeError("this node has no reachable address")
+        return Invite(document, self.id, tuple(self.addresses))
+
+    def watch(self, document: str) -> Watch:
+        """New events of `document`'s network as they are accepted (an async iterator)."""
+        send, receive = trio.open_memory_channel[Event](math.inf)
+        self._watchers.setdefault(document, set()).add(send)
+        return Watch(self, document, send, receive)
+
+    def progress(self, document: str) -> Any:
+        return self.gossip.progress(document)
+
+    def ban(self, peer: str, reason: str = "banned by the user") -> None:
+        self._punish(peer, reason, manual=True)
+
+    # ================================================================ gossip task
+
+    def _input(self, fn: Callable[[float], None]) -> None:
+        self._inputs_send.send_nowait(fn)
+
+    async def _gossip_loop(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            deadline = self.gossip.get_timer()
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                item = await self._inputs.receive()
+                item(trio.current_time())
+                self._flush()
+                continue
+            self.gossip.handle_timer(trio.current_time())
+            self._flush()
+
+    def _flush(self) -> None:
+        for peer, frame in self.gossip.messages_to_send():
+            link = self.links.get(peer)
+            if link is None:
+                continue
+            try:
+                link.outbox.send_nowait(frame)
+            except trio.WouldBlock:
+                log.warning("peer %s is not reading; closing the link", peer[:16])
+                link.scope.cancel()
+        for event in self.gossip.events():
+            if isinstance(event, StoreEvents):
+                self.writer.submit(event.events, self._stored)
+            elif isinstance(event, EventAccepted):
+                self._notify(event.doc, event.event)
+            elif isinstance(event, PeerMisbehaved):
+                self._punish(event.peer, event.reason)
+            elif isinstance(event, PeerSuggested):
+                if event.hint:
+                    self.state.add_peer(event.peer, [event.hint])
+                self._start_dial(event.peer)
+            else:
+                log.debug("gossip: %s", event)
+
+    def _stored(self, job: Any) -> None:
+        if job.error is not None:
+            log.error("could not store %d events: %s", len(job.events), job.error)
+            return
+        self._ours.update(r.event_id for r in job.results if r.event_id)
+        self._input(lambda now: self.gossip.events_stored(job.results, now))
+
+    def _local_events(self, events: Iterable[Event]) -> None:
+        events = list(events)
+        if not events:
+            return
+        self._ours.update(e.id for e in events)
+        self._input(lambda now: self.gossip.publish(events, now))
+        for event in events:
+            self._notify(event.network, event)
+
+    def _notify(self, document: str, event: Event) -> None:
+        for key in {document, event.network}:
+            for channel in list(self._watchers.get(key, ())):
+                channel.send_nowait(event)
+
+    # ================================================================ peer links
+
+    async def _accept(self, stream: trio.abc.Stream) -> None:
+        try:
+            channel = await secure_accept(stream, self.key)
+        except (NetError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
+            log.info("incoming connection refused: %s", e)
+            return
+        await self._run_link(channel, address="")
+
+    async def _run_link(self, channel: SecureChannel, address: str) -> None:
+        peer = channel.peer_id
+        known = self.state.peer(peer)
+        if peer == self.id or peer in self.links or (known and known.banned(time.time())):
+            await trio.aclose_forcefully(channel.stream)
+            return
+        outbox, queued = trio.open_memory_channel[bytes](LINK_QUEUE)
+        link = _Link(peer, channel, address, outbox, PeerBudget(self.options.budget))
+        self.links[peer] = link
+        if address:
+            self.state.add_peer(peer, [address])
+        elif known is None:
+            self.state.add_peer(peer, [])
+        self.state.update_peer(peer, state="connected", failures=0, last_seen=time.time())
+        self._input(lambda now: self.gossip.peer_connected(peer, now, address))
+        log.info("link up: %s %s", peer[:16], address)
+        try:
+            with link.scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._send_loop, link, queued)
+                    await self._receive_loop(link)
+                    nursery.cancel_scope.cancel()
+        except (NetError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
+            log.info("link to %s lost: %s", peer[:16], e)
+        finally:
+            del self.links[peer]
+            self._input(lambda now: self.gossip.peer_lost(peer, now))
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(channel.stream)
+            current = self.state.peer(peer)
+            if current is not None and not current.banned(time.time()):
+                self.state.update_peer(peer, state="known", last_seen=time.time())
+
+    async def _receive_loop(self, link: _Link) -> None:
+        try:
+            async for data in link.channel:
+                if not link.budget.allow(len(data), trio.current_time()):
+                    self._punish(link.peer, "flood: over its frame or byte budget")
+                    return
+                self._input(lambda now, data=data: self.gossip.receive(link.peer, data, now))
+        except trio.EndOfChannel:
+            return
+
+    async def _send_loop(self, link: _Link, queued: trio.MemoryReceiveChannel[bytes]) -> None:
+        async for frame in queued:
+            await link.channel.send(frame)
+
+    def _punish(self, peer: str, reason: str, manual: bool = False) -> None:
+        """Cut `peer` off and ban it; each offence doubles the ban."""
+        self._offences[peer] = self._offences.get(peer, 0) + 1
+        seconds = 10 * 365 * 86400.0 if manual else ban_duration(self._offences[peer], self.options.budget)
+        log.warning("banning %s for %.0fs: %s", peer[:16], seconds, reason)
+        if self.state.peer(peer) is None:
+            self.state.add_peer(peer, [])
+        self.state.update_peer(peer, state="banned", banned_until=time.time() + seconds, ban_reason=reason)
+        link = self.links.get(peer)
+        if link is not None:
+            link.scope.cancel()
+
+    # ================================================================ dialing
+
+    def _start_dial(self, peer: str) -> None:
+        if self._nursery is not None and peer not in self.links and peer not in self._dialing:
+            self._dialing.add(peer)
+            self._nursery.start_soon(self._dial, peer)
+
+    async def _dial(self, peer: str) -> None:
+        try:
+            known = self.state.peer(peer)
+            if known is None or known.banned(time.time()):
+                return
+            for text in known.addresses:
+                try:
+                    address = parse_address(text)
+                    stream = await self.transports.connect(address)
+                    channel = await secure_connect(stream, self.key, peer)
+                except (CliqueError, OSError, trio.BrokenResourceError) as e:
+                    log.info("cannot reach %s at %s: %s", peer[:16], text, e)
+                    continue
+                self._dialing.discard(peer)
+                await self._run_link(channel, text)
+                return
+            failures = known.failures + 1
+            self.state.update_peer(peer, failures=failures)
+            self._next_dial[peer] = trio.current_time() + min(MAX_DIAL_BACKOFF, 0.5 * 2**failures)
+        finally:
+            self._dialing.discard(peer)
+
+    async def _dial_loop(self) -> None:
+        while True:
+            now = trio.current_time()
+            for document, peer in self.state.pending_joins():
+                if peer in self.links:
+                    self._input(lambda t, d=document, p=peer: self.gossip.join(d, p, t))
+                    self.state.finish_join(document, peer)
+            for known in self.state.peers():
+                if known.id not in self.links and self._next_dial.get(known.id, 0.0) <= now:
+                    self._start_dial(known.id)
+            await trio.sleep(self.options.dial_interval)
+
+    # ================================================================ other processes
+
+    async def _poll_loop(self) -> None:
+        """Publish events that another process (the CLI) appended to our log."""
+        while True:
+            await trio.sleep(self.options.poll_interval)
+            last = self.reader.last_position()
+            if last <= self._seen_position:
+                continue
+            fresh = [s.event for s in self.reader.events(after=self._seen_position)]
+            self._seen_position = max(last, self._seen_position)
+            foreign = [e for e in fresh if e.id not in self._ours]
+            self._ours.difference_update(e.id for e in fresh)
+            if foreign:
+                self._input(lambda now: self.gossip.publish(foreign, now))
+                for event in foreign:
+                    self._notify(event.network, event)
+
+    async def _status_loop(self) -> None:
+        while True:
+            self._publish_status()
+            await trio.sleep(self.options.status_interval)
+
+    def _publish_status(self, stopped: bool = False) -> None:
+        documents = {}
+        for doc in sorted(self.gossip.held_documents()):
+            progress = self.gossip.progress(doc)
+            documents[doc] = {
+                "held": progress.held, "known": progress.known,
+                "peers": {p: {"held": v.held, "we_lack": v.we_lack, "they_lack": v.they_lack}
+                          for p, v in progress.peers.items()},
+            }
+        self.state.publish_status("node", {
+            "id": self.id, "name": self.local.name, "pid": os.getpid(), "running": not stopped,
+            "addresses": [str(a) for a in self.addresses], "started": self.started,
+            "connected": sorted(self.links), "documents": documents,
+        })
+        self.state.publish_status("addresses", [str(a) for a in self.addresses])
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT` to listen on (port 0: any free port).
+
+    Raises:
+        NodeError: not HOST:PORT.
+    """
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise NodeError(f"cannot listen on {text!r}: expected HOST:PORT, e.g. 127.0.0.1:7000")
+    return host, int(port)
+
+
+class Watch:
+    """`with node.watch(doc) as events: async for event in events: ...`"""
+
+    def __init__(self, node: Node, document: str, send: trio.MemorySendChannel[Event],
+                 receive: trio.MemoryReceiveChannel[Event]) -> None:
+        self._node, self._document, self._send, self._receive = node, document, send, receive
+
+    def __aiter__(self) -> Watch:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self._receive.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._node._watchers.get(self._document, set()).discard(self._send)
+        self._send.close()
+
+
+__all__ = ["Node", "NodeOptions", "Watch", "Kind"]

@@ -1,0 +1,115 @@
+"""The node's single SQLite writer: group commit off the event loop.
+
+Everyone who wants to write (gossip storage requests, local posts, joins)
+queues a job; the writer task takes every job queued so far, runs them in one
+worker thread, and merges consecutive appends into one `append_many` call, so
+a burst of incoming events costs one transaction. The event loop never waits
+on SQLite, and a job that was acknowledged is committed (synchronous=FULL).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from ..eventlog import AppendResult, Event, SQLiteStore
+
+MAX_BATCH_EVENTS = 20_000  # bound one transaction (and the memory it holds)
+
+
+@dataclass(eq=False)
+class _Job:
+    events: Sequence[Event | bytes] = ()
+    call: Callable[[SQLiteStore], Any] | None = None
+    on_done: Callable[[_Job], None] | None = None
+    results: list[AppendResult] = field(default_factory=list)
+    value: Any = None
+    error: BaseException | None = None
+    done: trio.Event = field(default_factory=trio.Event)
+
+
+class LogWriter:
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+        self._send, self._receive = trio.open_memory_channel[_Job](math.inf)
+        self.batches = 0  # transactions run (for status and tests)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        async for first in self._receive:
+            jobs, size = [first], len(first.events)
+            while size < MAX_BATCH_EVENTS:
+                try:
+                    job = self._receive.receive_nowait()
+                except trio.WouldBlock:
+                    break
+                jobs.append(job)
+                size += len(job.events)
+            # Not abandoned on cancellation: a started transaction always finishes.
+            await trio.to_thread.run_sync(self._execute, jobs)
+            self.batches += 1
+            for job in jobs:
+                job.done.set()
+                if job.on_done is not None:
+                    job.on_done(job)
+
+    def _execute(self, jobs: list[_Job]) -> None:
+        """Runs in the worker thread: consecutive appends share one transaction."""
+        i = 0
+        while i < len(jobs):
+            if jobs[i].call is not None:
+                job = jobs[i]
+                try:
+                    job.value = job.call(self.store)  # type: ignore[misc]
+                except Exception as e:  # handed back to the caller, not lost
+                    job.error = e
+                i += 1
+                continue
+            group = []
+            while i < len(jobs) and jobs[i].call is None:
+                group.append(jobs[i])
+                i += 1
+            self._append_group(group)
+
+    def _append_group(self, group: list[_Job]) -> None:
+        try:
+            results = self.store.append_many([e for job in group for e in job.events])
+        except Exception as e:
+            for job in group:
+                job.error = e
+            return
+        offset = 0
+        for job in group:
+            job.results = results[offset : offset + len(job.events)]
+            offset += len(job.events)
+
+    def submit(self, events: Sequence[Event | bytes], on_done: Callable[[_Job], None]) -> None:
+        """Queue an append without waiting; `on_done(job)` runs in the event loop."""
+        self._send.send_nowait(_Job(events=list(events), on_done=on_done))
+
+    async def append(self, events: Sequence[Event | bytes]) -> list[AppendResult]:
+        """Append and wait for the commit."""
+        job = _Job(events=list(events))
+        return (await self._wait(job)).results
+
+    async def call(self, fn: Callable[[SQLiteStore], Any]) -> Any:
+        """Run `fn(store)` in the writer thread, in order with everything else queued.
+
+        Raises:
+            Whatever `fn` raised.
+        """
+        return (await self._wait(_Job(call=fn))).value
+
+    async def _wait(self, job: _Job) -> _Job:
+        await self._send.send(job)
+        await job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job
+
+    def close(self) -> None:
+        self._send.close()
