@@ -52,6 +52,7 @@ log = logging.getLogger("cliqueclique.node")
 T = TypeVar("T")
 LINK_QUEUE = 4096  # frames queued for one peer before it counts as stuck
 MAX_DIAL_BACKOFF = 60.0
+ALL = "*"  # watch key for every event
 
 
 @dataclass
@@ -223,6 +224,10 @@ class Node:
         self._watchers.setdefault(document, set()).add(send)
         return Watch(self, document, send, receive)
 
+    def watch_all(self) -> Watch:
+        """Every event this node accepts or publishes."""
+        return self.watch(ALL)
+
     def progress(self, document: str) -> Any:
         return self.gossip.progress(document)
 
@@ -287,7 +292,7 @@ class Node:
             self._notify(event.network, event)
 
     def _notify(self, document: str, event: Event) -> None:
-        for key in {document, event.network}:
+        for key in {document, event.network, ALL}:
             for channel in list(self._watchers.get(key, ())):
                 channel.send_nowait(event)
 
