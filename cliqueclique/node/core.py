@@ -91,7 +91,7 @@ class Node:
         self.options = options
         self.key = local.key()
         self.store = local.open_store()  # the writer's connection (views attached)
-        self.reader = SQLiteStore(local.log_path)  # the event loop's read-only connection
+        self.reader = local.open_store()  # the event loop's connection: reads only
         self.state = NodeState(local.log_path)
         self.writer = LogWriter(self.store)
         self.gossip = GossipNode(self.id, self.reader, random.Random(os.urandom(16)), options.gossip)
