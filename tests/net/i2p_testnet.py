@@ -47,7 +47,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 I2PD = os.environ.get("I2PD", "/usr/sbin/i2pd")
 NET = "198.18.0"
@@ -174,7 +174,7 @@ class _Routers:
              f"--tunconf={r.dir}/tunnels.conf", f"--tunnelsdir={r.dir}/tunnels.d",
              "--certsdir=/usr/share/i2pd/certificates"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent)
+            preexec_fn=_die_with_parent)  # noqa: PLW1509 - the runner has a single thread
         out.close()
 
     def stop_all(self) -> None:
@@ -271,7 +271,7 @@ def hold(count: int, floodfills: int, workdir: Path) -> int:
         print("READY " + json.dumps(info), flush=True)
         sys.stdin.read()  # until the test closes our stdin (or we are terminated)
         return 0
-    except Exception as e:  # reported to the test on stdout, with the logs' location
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:  # reported to the test
         print(f"FAILED {type(e).__name__}: {e} (logs under {workdir})", flush=True)
         return 1
     finally:
@@ -339,10 +339,11 @@ class I2PTestnet:
         """Start a process inside the namespace (same arguments as `subprocess.Popen`)."""
         return subprocess.Popen(self.command(args), **kwargs)
 
-    def run(self, args: Sequence[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    def run(self, args: Sequence[str], timeout: float,
+            **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run a process inside the namespace to completion, capturing its output as text."""
-        return subprocess.run(self.command(args), timeout=timeout, capture_output=True,
-                              text=True, **kwargs)
+        return subprocess.run(self.command(args), check=False, timeout=timeout,
+                              capture_output=True, text=True, **kwargs)
 
     def run_json(self, args: Sequence[str], timeout: float) -> dict[str, Any]:
         """Run a scenario inside the namespace; return the JSON object on its last stdout line.
@@ -373,7 +374,7 @@ class I2PTestnet:
             if stream is not None:
                 stream.close()
 
-    def __enter__(self) -> I2PTestnet:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
