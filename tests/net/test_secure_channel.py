@@ -93,7 +93,6 @@ async def test_largest_payload_passes_and_larger_is_refused_locally() -> None:
 
 
 async def test_over_tcp(nursery: trio.Nursery) -> None:
-    accepted: trio.MemorySendChannel[SecureChannel]
     accepted, incoming = trio.open_memory_channel[SecureChannel](1)
 
     async def handler(stream: trio.abc.Stream) -> None:
