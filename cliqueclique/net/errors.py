@@ -195,7 +195,7 @@ class SamPeerNotFound(SamError):
 
 
 class SamTimeout(SamError):
-    """TIMEOUT: the router gave up waiting."""
+    """TIMEOUT: the router gave up waiting, or this client gave up waiting for a reply."""
 
     code = "TIMEOUT"
 

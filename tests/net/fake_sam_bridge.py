@@ -19,6 +19,9 @@ import trio
 
 _CERT = bytes([5, 0, 4, 0, 7, 0, 0])  # key certificate: ed25519 signing, ElGamal crypto
 
+# The encoders below are written here on purpose rather than imported from
+# cliqueclique.net: a stand-in bridge that shared the client's code could share its bugs.
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data, altchars=b"-~").decode()
