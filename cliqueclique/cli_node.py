@@ -26,6 +26,7 @@ from .invite import Invite, parse_invite
 from .net import parse_address
 from .node import Node, NodeOptions
 from .nodestate import NodeState
+from .web.options import WebOptions, parse_web, port_or_any
 
 STATUS_FRESH = 5.0  # seconds: an older snapshot means the node is not running
 
@@ -62,11 +63,19 @@ def _tunnel_options(values: tuple[str, ...]) -> dict[str, str | int]:
 @click.option("--sam", default="127.0.0.1:7656", show_default=True, metavar="HOST:PORT", help="The router's SAM bridge.")
 @click.option("--i2p-option", multiple=True, metavar="NAME=VALUE", help="SAM tunnel option, e.g. inbound.length=1.")
 @click.option("--events", "print_events", is_flag=True, help="Print one JSON line per event the node accepts.")
+@click.option("--web", "web", metavar="HOST:PORT",
+              help="Serve the web UI there (default 127.0.0.1 on the port used last time).")
+@click.option("--no-web", is_flag=True, help="Do not serve the web UI.")
+@click.option("--web-allow-remote", is_flag=True,
+              help="Allow --web on an address other than loopback (then an access token is required).")
+@click.option("--web-token", envvar="CLIQUECLIQUE_WEB_TOKEN", metavar="TOKEN",
+              help="Access token for a remote web UI (default: a random one, printed in the URL).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @pass_context
 def serve(ctx: Context, listen: tuple[str, ...], i2p: bool | None, sam: str, i2p_option: tuple[str, ...],
-          print_events: bool, verbose: int) -> None:
-    """Run the node until Ctrl-C (or SIGTERM); nothing acknowledged is lost."""
+          print_events: bool, web: str | None, no_web: bool, web_allow_remote: bool,
+          web_token: str | None, verbose: int) -> None:
+    """Run the node and its web UI until Ctrl-C (or SIGTERM); nothing acknowledged is lost."""
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     local = ctx.node()
@@ -75,11 +84,26 @@ def serve(ctx: Context, listen: tuple[str, ...], i2p: bool | None, sam: str, i2p
         last = state.read_status("tcp_port")
         state.close()
         listen = (f"127.0.0.1:{last[0] if last else 0}",)
-    options = NodeOptions(listen=list(listen), i2p=i2p, sam=sam, i2p_tunnels=_tunnel_options(i2p_option))
+    options = NodeOptions(listen=list(listen), i2p=i2p, sam=sam, i2p_tunnels=_tunnel_options(i2p_option),
+                          web=_web_options(local.log_path, web, no_web, web_allow_remote, web_token))
     try:
         trio.run(_serve, ctx, options, print_events)
     except KeyboardInterrupt:
         pass
+
+
+def _web_options(log_path: Any, web: str | None, no_web: bool, allow_remote: bool,
+                 token: str | None) -> WebOptions | None:
+    if no_web:
+        if web:
+            raise click.UsageError("give --web or --no-web, not both")
+        return None
+    if web:
+        return parse_web(web, allow_remote=allow_remote, token=token)
+    state = NodeState(log_path)
+    last = state.read_status("web_port")
+    state.close()
+    return WebOptions("127.0.0.1", port_or_any("127.0.0.1", int(last[0])) if last else 0, token=token)
 
 
 async def _serve(ctx: Context, options: NodeOptions, print_events: bool) -> None:
@@ -90,6 +114,10 @@ async def _serve(ctx: Context, options: NodeOptions, print_events: bool) -> None
         click.echo(f"node {node.local.name} {node.id}")
         for address in node.addresses:
             click.echo(f"listening on {address}")
+        if node.web_url and options.web:
+            node.state.publish_status("web_port", int(node.web_url.rstrip("/").rsplit(":", 1)[1]))
+            token = f"?token={options.web.token}" if options.web.token else ""
+            click.echo(f"web ui {node.web_url}{token}")
         click.echo("ready", err=False)
         sys.stdout.flush()
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

@@ -44,6 +44,7 @@ from ..net import (
 )
 from ..net.errors import NetError
 from ..nodestate import NodeState
+from ..web.options import WebOptions
 from .budget import BudgetConfig, PeerBudget, ban_duration
 from .i2p import start_i2p
 from .writer import LogWriter
@@ -70,6 +71,7 @@ class NodeOptions:
     poll_interval: float = 0.2  # how often to look for events the CLI appended
     dial_interval: float = 0.5
     status_interval: float = 1.0
+    web: WebOptions | None = None  # serve the web UI there (None: no web UI)
 
 
 @dataclass(eq=False)
@@ -107,6 +109,7 @@ class Node:
         self._inputs_send, self._inputs = trio.open_memory_channel[Callable[[float], None]](math.inf)
         self._nursery: trio.Nursery | None = None
         self.started = time.time()
+        self.web_url: str | None = None  # where the web UI answers, once it does
 
     # ================================================================ lifecycle
 
@@ -127,6 +130,9 @@ class Node:
                 await nursery.start(self.writer.run)
                 await nursery.start(self._gossip_loop)
                 await self._start_listeners(nursery)
+                if self.options.web is not None:
+                    from ..web import run_web  # Starlette and hypercorn only when a UI is served
+                    self.web_url = await nursery.start(run_web, self, self.options.web)
                 nursery.start_soon(self._dial_loop)
                 nursery.start_soon(self._poll_loop)
                 nursery.start_soon(self._status_loop)
