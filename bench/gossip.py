@@ -33,7 +33,9 @@ Metrics (a reply's document travels with its link: one payload):
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import multiprocessing as mp
 import random
 import sys
 import time
@@ -43,6 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cliqueclique.eventlog import Kind  # noqa: E402
 from cliqueclique.gossip.outputs import AppEvent, EventAccepted  # noqa: E402
 from cliqueclique.gossip.sim import SimNetwork, SimNode  # noqa: E402
 
@@ -119,118 +122,235 @@ def make_workload(n: int, failed: float, seed: int, authors: int = 10, posts: in
     }
 
 
-class Meter:
-    """Counts first receipts of replies as the simulator reports them."""
+class Share:
+    """One process's share of a run: the nodes `i % count == index` (all nodes if count is 1)."""
 
-    def __init__(self) -> None:
-        self.replies: dict[str, int] = {}  # link id -> author index
-        self.children: dict[str, str] = {}  # link id -> document id
+    def __init__(self, workload: dict[str, Any], seed: int, index: int = 0, count: int = 1) -> None:
+        self.workload = workload
+        params = workload.get("params", {})
+        self.warmup = params.get("warmup_ms", 10_000) / 1000
+        n = len(workload["node_ids"])
+        local = None if count == 1 else (lambda i: i % count == index)
+        self.is_local = local or (lambda i: True)
+        sim = self.sim = SimNetwork(seed, auto_connect=False, keep_app_events=False, local=local)
+        sim.add_nodes(n)
+        for a, b, latency in workload["edges"]:
+            sim.connect(a, b, latency / 1000)
+        root_node = params.get("root_node", 0)
+        root = sim.nodes[root_node].author.document("forum", "the benchmark thread")
+        self.root = root.id
+        for node in sim.nodes:
+            if node.index != root_node:
+                node.store.append(root.wire)
+            if self.is_local(node.index):
+                sim.subscribe(node.index, root.id)
+        self.children: dict[str, str] = {}  # reply link id -> reply document id (posted here)
         self.deliveries: dict[str, int] = defaultdict(int)
         self.hops: dict[str, int] = defaultdict(int)
-        self.last: float = 0.0
+        self.last = 0.0
+        sim.listeners.append(self._observe)
+        for a in workload["appends"]:
+            if self.is_local(a["node"]):
+                sim.at(self.warmup + a["t_ms"] / 1000, self._poster(a["node"], a["text"]))
+        crash = workload.get("crash")
+        self.crashed = list(crash["nodes"]) if crash else []
+        if crash:
+            sim.at(self.warmup + crash["t_ms"] / 1000, self._crash)
+        self.before: tuple[int, int, int] | None = None
 
-    def __call__(self, node: SimNode, event: AppEvent, now: float) -> None:
-        if isinstance(event, EventAccepted) and event.event.id in self.replies:
-            eid = event.event.id
-            self.deliveries[eid] += 1
-            if event.hops > self.hops[eid]:
-                self.hops[eid] = event.hops
-            self.last = max(self.last, now)
+    def _observe(self, node: SimNode, event: AppEvent, now: float) -> None:
+        if isinstance(event, EventAccepted):
+            ev = event.event
+            if ev.kind is Kind.LINK and ev.network == self.root:  # a reply (its link)
+                self.deliveries[ev.id] += 1
+                if event.hops > self.hops[ev.id]:
+                    self.hops[ev.id] = event.hops
+                if now > self.last:
+                    self.last = now
 
-
-def run(workload: dict[str, Any], seed: int = 1) -> dict[str, Any]:
-    started = time.perf_counter()
-    params = workload.get("params", {})
-    warmup = params.get("warmup_ms", 10_000) / 1000
-    n = len(workload["node_ids"])
-    sim = SimNetwork(seed, auto_connect=False, keep_app_events=False)
-    sim.add_nodes(n)
-    for a, b, latency in workload["edges"]:
-        sim.connect(a, b, latency / 1000)
-    root_node = params.get("root_node", 0)
-    root = sim.nodes[root_node].author.document("forum", "the benchmark thread")
-    for node in sim.nodes:
-        if node.index != root_node:
-            node.store.append(root.wire)
-        sim.subscribe(node.index, root.id)
-    meter = Meter()
-    sim.listeners.append(meter)
-
-    def poster(index: int, text: str) -> Any:
+    def _poster(self, index: int, text: str) -> Any:
         def act() -> None:
-            if sim.nodes[index].alive:
-                doc, link = sim.post(index, text[:40], text, parent=root.id)
+            if self.sim.nodes[index].alive:
+                doc, link = self.sim.post(index, text[:40], text, parent=self.root)
                 assert link is not None
-                meter.replies[link.id] = index
-                meter.children[link.id] = doc.id
+                self.children[link.id] = doc.id
         return act
 
-    for a in workload["appends"]:
-        sim.at(warmup + a["t_ms"] / 1000, poster(a["node"], a["text"]))
-    crash = workload.get("crash")
-    crashed: list[int] = []
-    if crash:
-        crashed = list(crash["nodes"])
+    def _crash(self) -> None:
+        for i in self.crashed:
+            self.sim.crash(i)
 
-        def do_crash() -> None:
-            for i in crashed:
-                sim.crash(i)
-        sim.at(warmup + crash["t_ms"] / 1000, do_crash)
-    sim.run_until(warmup)
-    before = _totals(sim)
+    def run_window(self, frames: list[Any], start: float, end: float) -> tuple[list[Any], float | None]:
+        sim = self.sim
+        sim.deliver_remote(frames)
+        if self.before is None and start >= self.warmup:
+            self.before = self.totals()
+        sim.run_before(end)
+        out, sim.remote_out = sim.remote_out, []
+        return out, sim.next_time()
+
+    def run_alone(self) -> None:
+        self.sim.run_until(self.warmup)
+        self.before = self.totals()
+        self.sim.run_until_quiet(float("inf"))
+
+    def totals(self) -> tuple[int, int, int]:
+        frames = nbytes = payload = 0
+        for node in self.sim.nodes:
+            for stats in node.all_stats():
+                frames += stats.frames
+                nbytes += stats.bytes
+                payload += stats.payload_frames
+        return frames, nbytes, payload
+
+    def partial(self) -> dict[str, Any]:
+        sent: dict[str, int] = defaultdict(int)
+        for node in self.sim.nodes:
+            for stats in node.all_stats():
+                for eid, count in stats.payload_sent.items():
+                    sent[eid] += count
+        assert self.before is not None
+        return {"children": self.children, "deliveries": dict(self.deliveries),
+                "hops": dict(self.hops), "last": self.last, "sent": dict(sent),
+                "before": self.before, "after": self.totals()}
+
+    def complete(self, wanted: set[str]) -> tuple[int, int]:
+        live = [n for n in self.sim.nodes if n.alive and self.is_local(n.index)]
+        return sum(1 for n in live if n.store.present(wanted) == wanted), len(live)
+
+
+def _worker(workload: dict[str, Any], seed: int, index: int, count: int, conn: Any) -> None:
+    gc.disable()  # millions of long-lived objects: cyclic collection would rescan them all
+    share = Share(workload, seed, index, count)
+    conn.send(share.sim.next_time())
+    while True:
+        msg = conn.recv()
+        if msg[0] == "run":
+            conn.send(share.run_window(*msg[1:]))
+        elif msg[0] == "partial":
+            conn.send(share.partial())
+        elif msg[0] == "complete":
+            conn.send(share.complete(msg[1]))
+        else:
+            return
+
+
+def run(workload: dict[str, Any], seed: int = 1, workers: int = 2) -> dict[str, Any]:
+    """Run one workload; with `workers` > 1, one process per share of the nodes in
+    lockstep windows as long as the shortest link between shares (conservative
+    parallel simulation: no frame can arrive within the window it was sent in)."""
+    started = time.perf_counter()
+    if workers == 1:
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            share = Share(workload, seed)
+            share.run_alone()
+            partials = [share.partial()]
+            wanted = _wanted(partials)
+            done, live = share.complete(wanted)
+        finally:
+            if gc_was:
+                gc.enable()
+        return _metrics(workload, partials, done, live, time.perf_counter() - started)
+    ctx = mp.get_context("fork")
+    pipes = [ctx.Pipe() for _ in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(workload, seed, w, workers, pipes[w][1]))
+             for w in range(workers)]
+    for p in procs:
+        p.start()
+    conns = [pipe[0] for pipe in pipes]
+    window = min((lat for a, b, lat in workload["edges"] if a % workers != b % workers),
+                 default=1000) / 1000
+    warmup = workload.get("params", {}).get("warmup_ms", 10_000) / 1000
+    nexts = [c.recv() for c in conns]
+    inbox: list[list[Any]] = [[] for _ in range(workers)]
+    while True:
+        times = [t for t in nexts if t is not None] + [f[0] for box in inbox for f in box]
+        if not times:
+            break
+        start = min(times)
+        end = start + window
+        if start < warmup:
+            end = min(end, warmup)
+        for w, c in enumerate(conns):
+            c.send(("run", inbox[w], start, end))
+        inbox = [[] for _ in range(workers)]
+        nexts = []
+        for c in conns:
+            out, nxt = c.recv()
+            nexts.append(nxt)
+            for frame in out:
+                inbox[frame[2] % workers].append(frame)
+    for c in conns:
+        c.send(("partial",))
+    partials = [c.recv() for c in conns]
+    wanted = _wanted(partials)
+    done = live = 0
+    for c in conns:
+        c.send(("complete", wanted))
+        d, lv = c.recv()
+        done, live = done + d, live + lv
+    for c in conns:
+        c.send(("exit",))
+    for p in procs:
+        p.join()
+    return _metrics(workload, partials, done, live, time.perf_counter() - started)
+
+
+def _wanted(partials: list[dict[str, Any]]) -> set[str]:
+    wanted: set[str] = set()
+    for part in partials:
+        wanted |= set(part["children"]) | set(part["children"].values())
+    return wanted
+
+
+def _metrics(workload: dict[str, Any], partials: list[dict[str, Any]], done: int, live: int,
+             wall: float) -> dict[str, Any]:
+    children: dict[str, str] = {}
+    deliveries: dict[str, int] = defaultdict(int)
+    hops: dict[str, int] = defaultdict(int)
+    sent: dict[str, int] = defaultdict(int)
+    frames = nbytes = payload = 0
+    last = 0.0
+    for part in partials:
+        children.update(part["children"])
+        for k, v in part["deliveries"].items():
+            deliveries[k] += v
+        for k, v in part["hops"].items():
+            hops[k] = max(hops[k], v)
+        for k, v in part["sent"].items():
+            sent[k] += v
+        frames += part["after"][0] - part["before"][0]
+        nbytes += part["after"][1] - part["before"][1]
+        payload += part["after"][2] - part["before"][2]
+        last = max(last, part["last"])
+    params = workload.get("params", {})
+    warmup = params.get("warmup_ms", 10_000) / 1000
     last_append = warmup + max(a["t_ms"] for a in workload["appends"]) / 1000
-    sim.run_until_quiet(last_append + 3600)
-    after = _totals(sim)
-    frames, nbytes, payload = (after[k] - before[k] for k in range(3))
-    sent = _payload_sent(sim)
-    live = [node for node in sim.nodes if node.alive]
-    wanted = set(meter.replies) | set(meter.children.values())
-    complete = sum(1 for node in live if node.store.present(wanted) == wanted)
-    deliveries = sum(meter.deliveries.values())
-    rmrs = []
-    for link, count in meter.deliveries.items():
-        transmissions = sent.get(link, 0) + sent.get(meter.children[link], 0)
-        if count:
-            rmrs.append(transmissions / count - 1)
-    events = len(meter.replies)
-    edges = workload["edges"]
+    events = len(children)
+    total = sum(deliveries[link] for link in children)
+    rmrs = [(sent.get(link, 0) + sent.get(doc, 0)) / deliveries[link] - 1
+            for link, doc in children.items() if deliveries.get(link)]
+    n = len(workload["node_ids"])
+    crash = workload.get("crash")
     return {
         "nodes": n,
-        "degree": round(2 * len(edges) / n, 2),
+        "degree": round(2 * len(workload["edges"]) / n, 2),
         "authors": len({a["node"] for a in workload["appends"]}),
         "events": events,
-        "failed_fraction": round(len(crashed) / n, 3),
+        "failed_fraction": round(len(crash["nodes"]) / n, 3) if crash else 0.0,
         "rmr": round(sum(rmrs) / len(rmrs), 4) if rmrs else 0.0,
-        "ldh": max(meter.hops.values(), default=0),
-        "reliability": round(complete / len(live), 4) if live else 0.0,
-        "deliveries": deliveries,
+        "ldh": max((hops[link] for link in children), default=0),
+        "reliability": round(done / live, 4) if live else 0.0,
+        "deliveries": total,
         "messages_per_event": round(frames / max(events, 1), 2),
-        "bytes_per_delivery": round(nbytes / max(deliveries, 1), 1),
-        "control_messages_per_delivery": round((frames - payload) / max(deliveries, 1), 3),
-        "virtual_seconds_to_converge": round(max(meter.last - last_append, 0.0), 3),
-        "wall_seconds": round(time.perf_counter() - started, 2),
-        "warmup_messages": before[0],
+        "bytes_per_delivery": round(nbytes / max(total, 1), 1),
+        "control_messages_per_delivery": round((frames - payload) / max(total, 1), 3),
+        "virtual_seconds_to_converge": round(max(last - last_append, 0.0), 3),
+        "wall_seconds": round(wall, 2),
         "seed": params.get("seed"),
     }
-
-
-def _totals(sim: SimNetwork) -> tuple[int, int, int]:
-    frames = nbytes = payload = 0
-    for node in sim.nodes:
-        for stats in node.all_stats():
-            frames += stats.frames
-            nbytes += stats.bytes
-            payload += stats.payload_frames
-    return frames, nbytes, payload
-
-
-def _payload_sent(sim: SimNetwork) -> dict[str, int]:
-    total: dict[str, int] = defaultdict(int)
-    for node in sim.nodes:
-        for stats in node.all_stats():
-            for eid, count in stats.payload_sent.items():
-                total[eid] += count
-    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,10 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, action="append", help="only these sizes")
     parser.add_argument("--failed", type=float, action="append", help="only these failure rates")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="processes per run (1: no fork)")
     parser.add_argument("--dump", type=Path, help="write generated workloads to this directory")
     args = parser.parse_args(argv)
     if args.workload:
-        print(json.dumps(run(json.loads(args.workload.read_text()), args.seed)), flush=True)
+        print(json.dumps(run(json.loads(args.workload.read_text()), args.seed, args.workers)), flush=True)
         return 0
     for n in args.nodes or SIZES:
         for failed in args.failed if args.failed is not None else FAILURES:
@@ -250,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.dump:
                 args.dump.mkdir(parents=True, exist_ok=True)
                 (args.dump / f"gossip-{n}-{int(failed * 100)}.json").write_text(json.dumps(workload))
-            print(json.dumps(run(workload, args.seed)), flush=True)
+            print(json.dumps(run(workload, args.seed, args.workers)), flush=True)
     return 0
 
 

@@ -236,6 +236,10 @@ def encode_frames(messages: list[Message], limit: int = MAX_FRAME) -> list[bytes
 
 def pack_frames(messages: list[Message], limit: int = MAX_FRAME) -> list[tuple[bytes, bool]]:
     """Like `encode_frames`, also telling for each frame whether it carries events."""
+    if len(messages) == 1:  # the common case: one message, one frame
+        kind, payload = encode_payload(messages[0])
+        if MESSAGE_OVERHEAD + len(payload) + len(MAGIC) <= limit:
+            return [(MAGIC + _HDR.pack(kind, len(payload)) + payload, kind == Type.EVENTS)]
     frames: list[tuple[bytes, bool]] = []
     parts: list[bytes] = [MAGIC]
     size = len(MAGIC)
@@ -315,11 +319,25 @@ def _decode_update(r: _Reader) -> Update:
 
 
 def _decode_events(r: _Reader) -> Events:
-    doc, n = r.hexid(), r.u16()
+    # The hot path (one per delivered payload): plain slicing, one bounds check per item.
+    data, pos, end = r.data, r.pos, r.end
+    if pos + 34 > end:
+        raise MalformedMessage("truncated message")
+    doc = data[pos : pos + 32].hex()
+    (n,) = _U16.unpack_from(data, pos + 32)
+    pos += 34
     items = []
+    unpack = _ITEM.unpack_from
     for _ in range(n):
-        hops, length = _ITEM.unpack(r.take(6))
-        items.append((hops, r.take(length)))
+        if pos + 6 > end:
+            raise MalformedMessage("truncated message")
+        hops, length = unpack(data, pos)
+        pos += 6
+        if pos + length > end:
+            raise MalformedMessage("truncated message")
+        items.append((hops, data[pos : pos + length]))
+        pos += length
+    r.pos = pos
     return Events(doc, tuple(items))
 
 

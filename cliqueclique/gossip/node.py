@@ -59,6 +59,7 @@ from .outputs import (
 from .protocol import DocState, DocumentProtocol
 
 MAX_SERIAL = 2**62
+_NONE: frozenset[str] = frozenset()
 _LOW, _HIGH = "0" * 64, "f" * 64
 _NOT_BLAME = (MissingDependency, ChainGap, BatchRolledBack)
 
@@ -277,6 +278,8 @@ class GossipNode:
 
     def messages_to_send(self) -> list[tuple[str, bytes]]:
         out: list[tuple[str, bytes]] = []
+        if not self._outbox:
+            return out
         outbox, self._outbox = self._outbox, {}
         stats = self.stats
         for peer, messages in outbox.items():
@@ -410,7 +413,7 @@ class GossipNode:
         for child in list(self._children.get(doc, ())):
             self._update_carried(child, now)
         if proto is not None and proto.active and proto.subscribed:
-            proto.dirty = True
+            proto.mark_dirty()
             proto.settle_at = now  # re-advertise the scope digest soon: reconciliation follows
 
     def document_activated(self, doc: str) -> None:
@@ -460,8 +463,8 @@ class GossipNode:
                 if have is None or peer not in have:
                     child_ev = self.store.get(child)
                     if child_ev is not None:  # counted with its link, as one reply
-                        out.append((hops, child_ev.wire))
-            out.append((hops, ev.wire))
+                        out.append((hops, self.codec.wire(child_ev)))
+            out.append((hops, self.codec.wire(ev)))
             payload_sent[ev.id] += 1
             if link is not None:
                 chain = link.heads.setdefault(ev.network, {})
@@ -543,6 +546,14 @@ class GossipNode:
     # ================================================================ internals: applying input
 
     def _apply(self, peer: str, msg: Message, extra: object, now: float) -> None:
+        if type(msg) is Events:  # the hot path
+            proto = self._docs.get(msg.doc)
+            if proto is None:
+                self._unsolicited_input(peer, msg.doc)
+            else:
+                self._touch(proto)
+                self._accept_events(peer, proto, extra, now)  # type: ignore[arg-type]
+            return
         if isinstance(msg, Have):
             for doc_id in msg.docs:
                 proto = self._docs.get(doc_id)
@@ -610,23 +621,27 @@ class GossipNode:
             self._unsolicited_input(peer, proto.doc)
             return
         doc = proto.doc
-        children = self._children.get(doc, set())
-        batch_children = {self.codec.link_child(ev) for _, ev in items
-                          if ev.kind is Kind.LINK and ev.network == doc}
+        children = self._children.get(doc, _NONE)
+        batch_children: set[str] | None = None
         to_store: list[Event] = []
         gap = False
+        policy = self.policy
+        pending_ids = self._pending
+        doc_heads = link.heads.setdefault(doc, {})
         for hops, ev in items:
             net = ev.network
             if net != doc:
+                if batch_children is None:
+                    batch_children = {self.codec.link_child(e) for _, e in items
+                                      if e.kind is Kind.LINK and e.network == doc}
                 if not proto.subscribed or (net not in children and net not in batch_children):
                     continue  # stale: not (or no longer) in our scope
-            if not (self.policy.allows_author(ev.author) and self._allowed_doc(net)):
+            if not (policy.allows_author(ev.author) and self._allowed_doc(net)):
                 continue
             eid = ev.id
-            chain = link.heads.setdefault(net, {})
-            if chain.get(ev.author, 0) < ev.seq:
-                chain[ev.author] = ev.seq
-            if eid in self._pending or self.store.present((eid,)):
+            if net == doc and doc_heads.get(ev.author, 0) < ev.seq:
+                doc_heads[ev.author] = ev.seq
+            if eid in pending_ids or self.store.present((eid,)):
                 proto.on_duplicate(peer, eid)
                 continue
             expected = self._expected(ev.author, net)
@@ -698,7 +713,7 @@ class GossipNode:
                 link.heads[net] = dict(have)
         if missing:
             missing.sort(key=lambda ev: ev.kind is not Kind.DOCUMENT)
-            self._send_events(peer, proto.doc, [(1, ev.wire) for ev in missing])
+            self._send_events(peer, proto.doc, [(1, self.codec.wire(ev)) for ev in missing])
 
     def _send_events(self, peer: str, doc: str, items: list[tuple[int, bytes]]) -> None:
         budget = self.config.max_frame - 64 - MESSAGE_OVERHEAD - 34
@@ -745,33 +760,32 @@ class GossipNode:
             self._update_carried(net, now)
 
     def _advance_head(self, ev: Event) -> None:
-        heads = self._heads_of(ev.network)
-        old = heads.get(ev.author, 0)
-        if ev.seq <= old:
-            return
-        digest = self._digest_of(ev.network)
-        if old:
-            digest ^= _chain_digest(ev.network, ev.author, old)
-        self._digest[ev.network] = digest ^ _chain_digest(ev.network, ev.author, ev.seq)
-        heads[ev.author] = ev.seq
+        heads = self._heads.get(ev.network)
+        if heads is None:
+            heads = self._heads_of(ev.network)
+        if ev.seq > heads.get(ev.author, 0):
+            heads[ev.author] = ev.seq
+            self._digest.pop(ev.network, None)  # recomputed when next advertised
 
     def _heads_of(self, network: str) -> dict[str, int]:
         heads = self._heads.get(network)
         if heads is None:
             heads = self._heads[network] = {}
-            digest = 0
             for stored in self.store.events(network=network):
                 ev = stored.event
                 if ev.seq > heads.get(ev.author, 0):
                     heads[ev.author] = ev.seq
-            for author, seq in heads.items():
-                digest ^= _chain_digest(network, author, seq)
-            self._digest[network] = digest
         return heads
 
     def _digest_of(self, network: str) -> int:
-        self._heads_of(network)
-        return self._digest[network]
+        """XOR of a hash per (network, author, head seq): equal digests, equal holdings."""
+        digest = self._digest.get(network)
+        if digest is None:
+            digest = 0
+            for author, seq in self._heads_of(network).items():
+                digest ^= _chain_digest(network, author, seq)
+            self._digest[network] = digest
+        return digest
 
     def _index_links(self, doc: str) -> None:
         if doc in self._indexed:
@@ -794,7 +808,7 @@ class GossipNode:
                 self.emit(DocumentDropped(child, "no subscribed parent"))
         own = self._docs.get(child)
         if own is not None:
-            own.dirty = True
+            own.mark_dirty()
             self._touch(own)
 
     # ================================================================ internals: local flags

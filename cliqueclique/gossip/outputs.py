@@ -119,6 +119,7 @@ class EventCodec:
         self.signatures = signatures or SignatureCache()
         self._decoded: dict[bytes, Event | Exception] = {}
         self._children: dict[str, str] = {}
+        self._wires: dict[str, bytes] = {}
         self._limit = limit
 
     def decode(self, wire: bytes) -> Event:
@@ -135,10 +136,23 @@ class EventCodec:
                 hit = e
             if len(self._decoded) >= self._limit:
                 self._decoded.clear()
+                self._wires.clear()
             self._decoded[wire] = hit
+            if not isinstance(hit, Exception):
+                self._wires[hit.id] = wire
         if isinstance(hit, Exception):
             raise hit
         return hit
+
+    def wire(self, event: Event) -> bytes:
+        """The wire bytes of an event, built once (`Event.wire` concatenates on every call)."""
+        wire = self._wires.get(event.id)
+        if wire is None or (event.body is None) != (len(wire) == 66 + len(event.header)):
+            wire = event.wire
+            if len(self._wires) >= self._limit:
+                self._wires.clear()
+            self._wires[event.id] = wire
+        return wire
 
     def link_child(self, event: Event) -> str:
         """The child id a link event names (cached: links are looked at on every hop)."""

@@ -246,13 +246,20 @@ class DocumentProtocol:
         self.missing: dict[str, list[str]] = {}  # event id -> peers that announced it
         self.graft_heap: list[tuple[float, str]] = []
         self.recent: dict[str, set[str]] = {}  # event id -> peers known to hold it
+        self.first_source: dict[str, str] = {}  # event id -> the peer it first came from
         self.suggested: set[tuple[str, str]] = set()
         self.dirty = True  # metadata inputs since the last flush: election etc. must rerun
         self.need_peers = False  # a link went away: offer the document to other connected peers
+        self._targets_cache: tuple[list[str], list[str], list[str], list[str]] | None = None
         if joining_via:
             self.links[joining_via] = PeerLink(joining_via)
 
     # --- small helpers ------------------------------------------------------------------
+
+    def mark_dirty(self) -> None:
+        """Metadata changed: rerun election and interest at the next flush."""
+        self.dirty = True
+        self._targets_cache = None
 
     def _move(self, event: DocInput) -> None:
         self.state = advance(DOC_TRANSITIONS, self.state, event)
@@ -289,7 +296,7 @@ class DocumentProtocol:
         if not self.active or peer == self.me:
             return None
         self.links[peer] = link = PeerLink(peer)
-        self.dirty = True
+        self.mark_dirty()
         return link
 
     def room(self) -> bool:
@@ -299,13 +306,13 @@ class DocumentProtocol:
         link = self.links.pop(peer, None)
         if link is not None:
             link.move(event)
-            self.dirty = True
+            self.mark_dirty()
             self.need_peers = True
 
     # --- local inputs -------------------------------------------------------------------
 
     def set_flags(self, subscribed: bool | None, bookmarked: bool | None) -> None:
-        self.dirty = True
+        self.mark_dirty()
         if subscribed is not None:
             self.local_subscribed = subscribed
         if bookmarked is not None:
@@ -319,7 +326,7 @@ class DocumentProtocol:
         """The joined document's event is in the log: we hold it now."""
         if self.state is DocState.JOINING:
             self._move(DocInput.STORED)
-            self.dirty = True
+            self.mark_dirty()
             self.via = None
             self.host.document_activated(self.doc)
 
@@ -332,7 +339,9 @@ class DocumentProtocol:
             return
         link = self.links.get(peer)
         if link is None:
-            if self.state is DocState.JOINING or not (self.room() or not msg.attrs.holds):
+            # max_peers is soft: a joiner, or a peer starving for links, is always taken.
+            needy = not msg.attrs.holds or msg.attrs.peers < self.cfg.min_peers
+            if self.state is DocState.JOINING or not (self.room() or needy):
                 send(peer, Delete(self.doc, 0))  # refused: we are full
                 return
             link = self.add_link(peer)
@@ -342,7 +351,7 @@ class DocumentProtocol:
         if not link.live:
             return  # we are deleting this link; our Delete answers it
         if msg.serial > link.peer_serial:
-            self.dirty = True
+            self.mark_dirty()
             first_holder = msg.attrs.holds and (link.attrs is None or not link.attrs.holds)
             link.peer_serial = msg.serial
             link.attrs = msg.attrs
@@ -409,7 +418,9 @@ class DocumentProtocol:
         have = self.recent.get(event_id)
         if have is None:
             if len(self.recent) >= self.cfg.recent_limit:
-                del self.recent[next(iter(self.recent))]
+                oldest = next(iter(self.recent))
+                del self.recent[oldest]
+                self.first_source.pop(oldest, None)
             have = self.recent[event_id] = set()
         return have
 
@@ -422,31 +433,61 @@ class DocumentProtocol:
         have = self._recent(event.id)
         if source is not None:
             have.add(source)
+            self.first_source[event.id] = source
         if child and event.kind is Kind.DOCUMENT:
             return  # a child's document travels with the link that names it
-        lazy = False
-        for peer, link in self.links.items():
-            a = link.attrs
-            if peer in have or a is None or not a.holds or not link.live:
-                continue
-            if child and not a.subscribed:
-                continue
-            if self.eager(peer, link):
+        eager, lazy = self._targets()[2 if child else 0 : 4 if child else 2]
+        for peer in eager:
+            if peer not in have:
                 self.host.push(peer, self, [(event, hops + 1)])
-            else:
-                link.lazy.append(event.id)
-                lazy = True
-            have.add(peer)
-        if lazy and self.lazy_at is None:
+                have.add(peer)
+        announced = False
+        for peer in lazy:
+            if peer not in have:
+                self.links[peer].lazy.append(event.id)
+                have.add(peer)
+                announced = True
+        if announced and self.lazy_at is None:
             self.lazy_at = now + self.cfg.lazy_interval
 
+    def _targets(self) -> tuple[list[str], list[str], list[str], list[str]]:
+        """(eager, lazy) holders for the document's own events, then for its children's
+        (subscribed holders only); cached until links, attributes or the tree change."""
+        cached = self._targets_cache
+        if cached is None:
+            eager: list[str] = []
+            lazy: list[str] = []
+            eager_sub: list[str] = []
+            lazy_sub: list[str] = []
+            for peer, link in self.links.items():
+                a = link.attrs
+                if a is None or not a.holds or not link.live:
+                    continue
+                hot = self.eager(peer, link)
+                (eager if hot else lazy).append(peer)
+                if a.subscribed:
+                    (eager_sub if hot else lazy_sub).append(peer)
+            cached = self._targets_cache = (eager, lazy, eager_sub, lazy_sub)
+        return cached
+
     def on_duplicate(self, peer: str, event_id: str) -> None:
-        """An eager copy of an event we already had arrived from `peer`."""
+        """An eager copy of an event we already had arrived from `peer`: prune the
+        redundant link (the non-tree one of the two copies)."""
         self._recent(event_id).add(peer)
         link = self.links.get(peer)
-        if link is None or not link.live or link.prune_sent or self.is_tree(peer, link):
+        if link is None or not link.live:
+            return
+        if self.is_tree(peer, link):
+            first = self.first_source.get(event_id)
+            other = self.links.get(first) if first is not None else None
+            if first is None or other is None or not other.live or self.is_tree(first, other):
+                return
+            peer, link = first, other
+        if link.prune_sent:
             return
         link.prune_sent = True
+        link.grafted = False
+        self._targets_cache = None
         self.host.send(peer, Prune(self.doc))
 
     def on_prune(self, peer: str) -> None:
@@ -454,6 +495,7 @@ class DocumentProtocol:
         if link is not None:
             link.grafted = False
             link.pruned = True
+            self._targets_cache = None
 
     def on_ihave(self, peer: str, ids: tuple[str, ...], now: float) -> None:
         if not self.active or peer not in self.links:
@@ -476,6 +518,8 @@ class DocumentProtocol:
             return
         link.grafted = True
         link.pruned = False
+        link.prune_sent = False
+        self._targets_cache = None
         self.host.push_ids(peer, self, ids)
 
     def want_from(self, peer: str, event_id: str, now: float) -> None:
@@ -529,7 +573,7 @@ class DocumentProtocol:
         return best
 
     def handle_timer(self, now: float) -> None:
-        self.dirty = True
+        self.mark_dirty()
         for peer, link in list(self.links.items()):
             if link.retry_at is not None and link.retry_at <= now:
                 link.move(LinkInput.RETRY)
@@ -595,6 +639,8 @@ class DocumentProtocol:
             heapq.heappush(self.graft_heap, (now + self.cfg.graft_timeout, event_id))
         for peer, ids in grafts.items():
             self.links[peer].grafted = True
+            self.links[peer].prune_sent = False
+            self._targets_cache = None
             for i in range(0, len(ids), IHAVE_CHUNK):
                 self.host.send(peer, Graft(self.doc, tuple(ids[i : i + IHAVE_CHUNK])))
 
@@ -657,6 +703,7 @@ class DocumentProtocol:
         if not self.dirty:
             return
         self.dirty = False
+        self._targets_cache = None
         if self.state is DocState.DROPPING:
             if not self.links:
                 self._move(DocInput.ALL_DELETED)
@@ -712,7 +759,7 @@ class DocumentProtocol:
 
     def drop(self, now: float, reason: str) -> None:
         """Stop holding the document: metadata deletion to every link until acknowledged."""
-        self.dirty = True
+        self.mark_dirty()
         self._move(DocInput.UNWANTED)
         self.serial += 1
         self.delete_serial = self.serial

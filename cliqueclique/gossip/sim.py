@@ -64,7 +64,7 @@ class SimNetwork:
                  reorder: float = 0.0, reorder_delay: float = 0.2, detect_delay: float = 0.5,
                  default_latency: float = 0.05, auto_connect: bool = True,
                  config: Callable[[], GossipConfig] | None = None, trace: bool = False,
-                 keep_app_events: bool = True) -> None:
+                 keep_app_events: bool = True, local: Callable[[int], bool] | None = None) -> None:
         self.rng = random.Random(seed)
         self.net_rng = random.Random(self.rng.getrandbits(64))
         self.loss, self.duplicate, self.reorder = loss, duplicate, reorder
@@ -85,6 +85,13 @@ class SimNetwork:
         self.listeners: list[Callable[[SimNode, AppEvent, float], None]] = []
         self.frames = 0
         self.dropped = 0
+        # Partitioned runs (one process per share of the nodes, see bench/gossip.py): only
+        # nodes for which `local(i)` holds get a machine; frames to the others are queued
+        # in `remote_out` for the caller to hand to the process that owns them.
+        self.local = local
+        self.remote_out: list[tuple[float, int, int, bytes, int]] = []
+        #: Optional fault injection: called as filter(src, dst, frame); False drops the frame.
+        self.filter: Callable[[int, int, bytes], bool] | None = None
 
     # --- building ---------------------------------------------------------------------
 
@@ -94,18 +101,18 @@ class SimNetwork:
         node = SimNode(len(self.nodes), key, node_id(key), store, Author(key, store, self._clock))
         self.nodes.append(node)
         self.by_id[node.node_id] = node
-        node.gossip = self._machine(node)
+        machine_seed = self.rng.getrandbits(64)  # drawn for every node, local or not
+        if self.local is None or self.local(node.index):
+            node.gossip = self._machine(node, machine_seed)
         return node
 
     def add_nodes(self, n: int) -> list[SimNode]:
         return [self.add_node() for _ in range(n)]
 
-    def _machine(self, node: SimNode) -> GossipNode:
+    def _machine(self, node: SimNode, seed: int) -> GossipNode:
         config = self._config()
         config.codec = self.codec
-        machine = GossipNode(node.node_id, node.store, random.Random(self.rng.getrandbits(64)),
-                             config)
-        return machine
+        return GossipNode(node.node_id, node.store, random.Random(seed), config)
 
     def _clock(self) -> int:
         return int(self.now * 1000)
@@ -132,9 +139,9 @@ class SimNetwork:
         link.epoch += 1
         a, b = self.nodes[key[0]], self.nodes[key[1]]
         for x, y in ((a, b), (b, a)):
-            assert x.gossip is not None
-            x.gossip.peer_connected(y.node_id, self.now, hint=f"sim:{y.index}")
-            self._pump(x)
+            if x.gossip is not None:
+                x.gossip.peer_connected(y.node_id, self.now, hint=f"sim:{y.index}")
+                self._pump(x)
 
     def _link_down(self, key: tuple[int, int]) -> None:
         link = self.links[key]
@@ -184,8 +191,9 @@ class SimNetwork:
         if node.alive:
             return
         node.alive = True
-        node.gossip = self._machine(node)
-        self._pump(node)
+        if self.local is None or self.local(i):
+            node.gossip = self._machine(node, self.rng.getrandbits(64))
+            self._pump(node)
         for key in self.links:
             if i in key:
                 self._link_up(key)
@@ -263,6 +271,22 @@ class SimNetwork:
     def quiet(self) -> bool:
         return not self._queue
 
+    def run_before(self, t: float) -> None:
+        """Process everything strictly before `t` (one window of a partitioned run)."""
+        queue = self._queue
+        while queue and queue[0][0] < t:
+            when, _, kind, payload = heapq.heappop(queue)
+            self.now = max(self.now, when)
+            self._dispatch(kind, payload, when)
+
+    def next_time(self) -> float | None:
+        return self._queue[0][0] if self._queue else None
+
+    def deliver_remote(self, frames: Iterable[tuple[float, int, int, bytes, int]]) -> None:
+        """Frames that nodes of another process sent to our nodes (sorted for determinism)."""
+        for when, src, dst, data, epoch in sorted(frames, key=lambda f: f[:3]):
+            self._push(when, _DELIVER, (src, dst, data, epoch))
+
     def _dispatch(self, kind: int, payload: Any, when: float) -> None:
         if kind == _DELIVER:
             src, dst, data, epoch = payload
@@ -299,21 +323,21 @@ class SimNetwork:
         machine = node.gossip
         if machine is None:
             return
-        while True:
-            event = machine.next_event()
-            if event is None:
-                break
-            if isinstance(event, StoreEvents):
-                machine.events_stored(node.store.append_many(event.events), self.now)
-                continue
-            if self.keep_app_events:
-                node.app_events.append(event)
-            for listener in self.listeners:
-                listener(node, event, self.now)
-            if isinstance(event, PeerSuggested) and self.auto_connect:
-                other = self.by_id.get(event.peer)
-                if other is not None and other.alive:
-                    self.connect(node.index, other.index)
+        events = machine.events()
+        while events:
+            for event in events:
+                if type(event) is StoreEvents:
+                    machine.events_stored(node.store.append_many(event.events), self.now)
+                    continue
+                if self.keep_app_events:
+                    node.app_events.append(event)
+                for listener in self.listeners:
+                    listener(node, event, self.now)
+                if isinstance(event, PeerSuggested) and self.auto_connect:
+                    other = self.by_id.get(event.peer)
+                    if other is not None and other.alive:
+                        self.connect(node.index, other.index)
+            events = machine.events()
         for peer, data in machine.messages_to_send():
             self._send(node.index, self.by_id[peer].index, data)
         deadline = machine.get_timer()
@@ -330,12 +354,18 @@ class SimNetwork:
             return
         self.frames += 1
         rng = self.net_rng
+        if self.filter is not None and not self.filter(src, dst, data):
+            self.dropped += 1
+            return
         if self.loss and rng.random() < self.loss:
             self.dropped += 1
             return
         delay = link.latency
         if self.reorder and rng.random() < self.reorder:
             delay += rng.random() * self.reorder_delay
+        if self.local is not None and not self.local(dst):
+            self.remote_out.append((self.now + delay, src, dst, data, link.epoch))
+            return
         self._push(self.now + delay, _DELIVER, (src, dst, data, link.epoch))
         if self.duplicate and rng.random() < self.duplicate:
             self._push(self.now + delay + rng.random() * self.reorder_delay, _DELIVER,

@@ -223,3 +223,82 @@ def test_policy_blocks_an_author() -> None:
         assert node.store.get(ok.id) is not None
         if node.index != 4:
             assert node.store.get(spam.id) is None
+
+
+def test_reconciliation_sends_only_what_is_missing() -> None:
+    sim, root = forum(71, n=8)
+    old = [sim.post(i, f"old {i}", "x", parent=root) for i in (1, 2)]
+    sim.run_until_quiet(sim.now + 500)
+    sim.crash(5)
+    new = [sim.post(i, f"new {i}", "x", parent=root) for i in (1, 2, 3)]
+    sim.run_until_quiet(sim.now + 500)
+    before = {eid: sum(s.payload_sent[eid] for n in sim.nodes for s in n.all_stats())
+              for doc, link in old for eid in (doc.id, link.id)}  # type: ignore[union-attr]
+    sim.restart(5)
+    sim.run_until_quiet(sim.now + 1000)
+    node = sim.nodes[5]
+    for doc, link in new:
+        assert node.store.get(doc.id) is not None and node.store.get(link.id) is not None  # type: ignore[union-attr]
+    after = {eid: sum(s.payload_sent[eid] for n in sim.nodes for s in n.all_stats()) for eid in before}
+    assert after == before  # what the restarted node already held was never sent again
+
+
+def test_unsolicited_flood_is_reported() -> None:
+    from cliqueclique.gossip.messages import IHave, encode_frames
+    sim, root = forum(81, n=5, members=[0, 1])
+    outsider = next(i for i in sim.neighbours(0) if i not in (0, 1)) if any(
+        i not in (0, 1) for i in sim.neighbours(0)) else 2
+    sim.connect(outsider, 0)
+    frame = encode_frames([IHave("ab" * 32, ("cd" * 32,))])[0]
+    for k in range(200):
+        sim.inject(outsider, 0, frame, delay=k * 0.001)
+    sim.run_until_quiet(sim.now + 100)
+    reports = [e for e in sim.nodes[0].app_events
+               if isinstance(e, PeerMisbehaved) and e.peer == sim.nodes[outsider].node_id]
+    assert reports and "unsolicited" in reports[0].reason
+
+
+def test_lost_eager_pushes_are_recovered_by_graft_then_pruned() -> None:
+    """A tree link that loses every payload: the lazy announcement and a graft repair it."""
+    from cliqueclique.gossip.messages import Type, decode_frame
+    sim = SimNetwork(91, config=fast_config)
+    sim.add_nodes(4)
+    for a, b in ((0, 1), (1, 2), (2, 3), (3, 0)):
+        sim.connect(a, b, latency=0.02)
+    sim.auto_connect = False
+    root = start_forum(sim)
+    join_all(sim, root, [1, 3, 2])
+    sim.run_until_quiet(sim.now + 100)
+    check_tree(sim, root)
+    x = next(n for n in sim.nodes if n.gossip.info(root).distance == 2)  # type: ignore[union-attr]
+    upstream = sim.by_id[x.gossip.info(root).upstream].index  # type: ignore[union-attr, index]
+    sent: list[tuple[int, int, int]] = []
+
+    def faulty(src: int, dst: int, data: bytes) -> bool:
+        kinds = {m.__class__.__name__ for m in decode_frame(data)}
+        sent.extend((src, dst, 0) for _ in range(1) if "Graft" in kinds)
+        return not (src == upstream and dst == x.index and "Events" in kinds)
+    sim.filter = faulty
+    author = next(i for i in range(4) if i not in (x.index, upstream))
+    link = sim.post(author, "hello", "x", parent=root)[1]
+    assert link is not None
+    t0 = sim.now
+    while x.store.get(link.id) is None and sim.now < t0 + 10:
+        sim.run_until(sim.now + 0.05)
+    assert x.store.get(link.id) is not None
+    assert sim.now - t0 < 3 * fast_config().graft_timeout  # well before any reconciliation
+    assert any(src == x.index for src, _, _ in sent), "x grafted the link"
+    # The tree link works again: the grafted link now duplicates it, so x prunes it.
+    frames: list[tuple[int, int, set[str]]] = []
+    sim.filter = lambda src, dst, data: frames.append(
+        (src, dst, {m.__class__.__name__ for m in decode_frame(data)})) or True
+    for k in range(3):
+        sim.post(author, f"more {k}", "x", parent=root)
+        sim.run_until(sim.now + 2)
+    prunes = [(src, dst) for src, dst, kinds in frames if "Prune" in kinds and src == x.index]
+    assert prunes and all(dst != upstream for _, dst in prunes)
+    pruned = prunes[0][1]
+    last = max(i for i, f in enumerate(frames) if f[:2] == (x.index, pruned) and "Prune" in f[2])
+    later = [f for f in frames[last + 1:] if f[0] == pruned and f[1] == x.index and "Events" in f[2]]
+    assert len(later) <= 1  # at most one push was already in flight
+    assert Type.PRUNE == 9
