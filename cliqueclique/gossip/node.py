@@ -713,6 +713,10 @@ class GossipNode:
                 link.heads[net] = dict(have)
         if missing:
             missing.sort(key=lambda ev: ev.kind is not Kind.DOCUMENT)
+            links = {self.codec.link_child(ev) for ev in missing if ev.kind is Kind.LINK}
+            for ev in missing:
+                if ev.id not in links:  # a child document is counted with its link
+                    self.stats.payload_sent[ev.id] += 1
             self._send_events(peer, proto.doc, [(1, self.codec.wire(ev)) for ev in missing])
 
     def _send_events(self, peer: str, doc: str, items: list[tuple[int, bytes]]) -> None:

@@ -251,6 +251,8 @@ class DocumentProtocol:
         self.dirty = True  # metadata inputs since the last flush: election etc. must rerun
         self.need_peers = False  # a link went away: offer the document to other connected peers
         self._targets_cache: tuple[list[str], list[str], list[str], list[str]] | None = None
+        self._links_stale = True  # recompute the earliest link timer (see get_timer)
+        self._links_timer: float | None = None
         if joining_via:
             self.links[joining_via] = PeerLink(joining_via)
 
@@ -382,6 +384,7 @@ class DocumentProtocol:
             return
         if serial == link.sent_serial:
             link.move(LinkInput.ACK_CURRENT)
+            self._links_stale = True
             link.retry_at = None
             link.attempt = 0
         else:
@@ -545,6 +548,7 @@ class DocumentProtocol:
         return self.doc_digest, a.doc_digest
 
     def _check_digest(self, link: PeerLink, now: float) -> None:
+        self._links_stale = True
         if not self.active or not link.holder or self.doc_digest == NO_DIGEST:
             return
         ours, theirs = self.relevant_digests(link)
@@ -557,7 +561,15 @@ class DocumentProtocol:
     # --- timers ---------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        best: float | None = None
+        if self._links_stale:  # link timers change far less often than this is asked
+            self._links_stale = False
+            links: float | None = None
+            for link in self.links.values():
+                for t in (link.retry_at, link.reconcile_at):
+                    if t is not None and (links is None or t < links):
+                        links = t
+            self._links_timer = links
+        best = self._links_timer
         for t in (self.lazy_at, self.settle_at, self.gc_at):
             if t is not None and (best is None or t < best):
                 best = t
@@ -566,14 +578,11 @@ class DocumentProtocol:
         for t in self.holddown.values():
             if best is None or t < best:
                 best = t
-        for link in self.links.values():
-            for t in (link.retry_at, link.reconcile_at):
-                if t is not None and (best is None or t < best):
-                    best = t
         return best
 
     def handle_timer(self, now: float) -> None:
         self.mark_dirty()
+        self._links_stale = True
         for peer, link in list(self.links.items()):
             if link.retry_at is not None and link.retry_at <= now:
                 link.move(LinkInput.RETRY)
@@ -704,6 +713,7 @@ class DocumentProtocol:
             return
         self.dirty = False
         self._targets_cache = None
+        self._links_stale = True
         if self.state is DocState.DROPPING:
             if not self.links:
                 self._move(DocInput.ALL_DELETED)
