@@ -45,9 +45,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cliqueclique.eventlog import Kind  # noqa: E402
-from cliqueclique.gossip.outputs import AppEvent, EventAccepted  # noqa: E402
-from cliqueclique.gossip.sim import SimNetwork, SimNode  # noqa: E402
+from cliqueclique.eventlog import Kind
+from cliqueclique.gossip.outputs import AppEvent, EventAccepted
+from cliqueclique.gossip.sim import SimNetwork, SimNode
 
 SIZES = (30, 100, 300, 1000)
 FAILURES = (0.0, 0.2)
@@ -103,7 +103,7 @@ def make_workload(n: int, failed: float, seed: int, authors: int = 10, posts: in
     appends.sort(key=lambda a: (a["t_ms"], a["node"]))
     crash = None
     if failed:
-        count = int(round(n * failed))
+        count = round(n * failed)
         removed: set[int] = set()
         candidates = [i for i in range(n) if i not in writers and i != 0]
         rng.shuffle(candidates)
@@ -163,10 +163,8 @@ class Share:
             ev = event.event
             if ev.kind is Kind.LINK and ev.network == self.root:  # a reply (its link)
                 self.deliveries[ev.id] += 1
-                if event.hops > self.hops[ev.id]:
-                    self.hops[ev.id] = event.hops
-                if now > self.last:
-                    self.last = now
+                self.hops[ev.id] = max(self.hops[ev.id], event.hops)
+                self.last = max(self.last, now)
 
     def _poster(self, index: int, text: str) -> Any:
         def act() -> None:

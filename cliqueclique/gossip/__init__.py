@@ -1,1 +1,44 @@
-"""gossip"""
+"""Per-document gossip: the sans-IO protocol machine and its deterministic simulator.
+
+`GossipNode` is the machine a driver runs (see node.py for the contract and
+protocol.py for the theory of operation); `SimNetwork` runs many of them in
+virtual time for tests and benchmarks.
+"""
+
+from .errors import (
+    AbsurdValue,
+    InvalidPeerEvent,
+    LocalProtocolError,
+    MalformedMessage,
+    MessageTooLarge,
+    ProtocolError,
+    RemoteProtocolError,
+    Unsolicited,
+    WrongDocument,
+)
+from .messages import MAX_FRAME
+from .node import DocumentInfo, GossipNode, GossipStats, PeerProgress, Progress
+from .outputs import (
+    AppEvent,
+    BlockList,
+    CenterChanged,
+    DocumentDropped,
+    DocumentHeld,
+    EventAccepted,
+    EventCodec,
+    GossipConfig,
+    PeerMisbehaved,
+    PeerSuggested,
+    Policy,
+    StoreEvents,
+)
+from .protocol import DocState, DocumentProtocol, LinkState
+
+__all__ = [
+    "MAX_FRAME", "AbsurdValue", "AppEvent", "BlockList", "CenterChanged", "DocState",
+    "DocumentDropped", "DocumentHeld", "DocumentInfo", "DocumentProtocol", "EventAccepted",
+    "EventCodec", "GossipConfig", "GossipNode", "GossipStats", "InvalidPeerEvent", "LinkState",
+    "LocalProtocolError", "MalformedMessage", "MessageTooLarge", "PeerMisbehaved", "PeerProgress",
+    "PeerSuggested", "Policy", "Progress", "ProtocolError", "RemoteProtocolError", "StoreEvents",
+    "Unsolicited", "WrongDocument",
+]

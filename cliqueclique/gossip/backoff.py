@@ -26,7 +26,7 @@ def base_delay(attempt: int, base: float, cap: float) -> float:
         raise ValueError("attempt must be >= 0")
     if attempt >= 64:  # 2**64 * base overflows any sane cap
         return cap
-    return min(cap, base * (2**attempt))
+    return float(min(cap, base * float(2**attempt)))
 
 
 def jitter(delay: float, fraction: float, rng: random.Random) -> float:

@@ -20,6 +20,7 @@ this event forged) is the machine's business.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -225,7 +226,7 @@ def encoded_size(msg: Message) -> int:
     return MESSAGE_OVERHEAD + len(encode_payload(msg)[1])
 
 
-def encode_frames(messages: list[Message], limit: int = MAX_FRAME) -> list[bytes]:
+def encode_frames(messages: Sequence[Message], limit: int = MAX_FRAME) -> list[bytes]:
     """Pack messages, in order, into as few frames of at most `limit` bytes as possible.
 
     Raises:
@@ -234,7 +235,7 @@ def encode_frames(messages: list[Message], limit: int = MAX_FRAME) -> list[bytes
     return [frame for frame, _ in pack_frames(messages, limit)]
 
 
-def pack_frames(messages: list[Message], limit: int = MAX_FRAME) -> list[tuple[bytes, bool]]:
+def pack_frames(messages: Sequence[Message], limit: int = MAX_FRAME) -> list[tuple[bytes, bool]]:
     """Like `encode_frames`, also telling for each frame whether it carries events."""
     if len(messages) == 1:  # the common case: one message, one frame
         kind, payload = encode_payload(messages[0])
@@ -265,7 +266,7 @@ def pack_frames(messages: list[Message], limit: int = MAX_FRAME) -> list[tuple[b
 
 
 class _Reader:
-    __slots__ = ("data", "pos", "end")
+    __slots__ = ("data", "end", "pos")
 
     def __init__(self, data: bytes, pos: int, end: int) -> None:
         self.data, self.pos, self.end = data, pos, end

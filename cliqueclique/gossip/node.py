@@ -47,14 +47,41 @@ from dataclasses import dataclass, field
 
 from ..errors import BatchRolledBack, ChainGap, InvalidEvent, MissingDependency
 from ..eventlog import Action, AppendResult, Event, EventStore, Kind, Status
-from .errors import AbsurdValue, InvalidPeerEvent, LocalProtocolError, RemoteProtocolError, WrongDocument
+from .errors import (
+    AbsurdValue,
+    InvalidPeerEvent,
+    LocalProtocolError,
+    RemoteProtocolError,
+    Unsolicited,
+    WrongDocument,
+)
 from .messages import (
-    MAX_ITEMS, MESSAGE_OVERHEAD, Ack, Delete, Events, Graft, Have, IHave, Message, Prune, Suggest,
-    Update, Vector, decode_frame, pack_frames,
+    MAX_ITEMS,
+    MESSAGE_OVERHEAD,
+    Ack,
+    Delete,
+    Events,
+    Graft,
+    Have,
+    IHave,
+    Message,
+    Prune,
+    Suggest,
+    Update,
+    Vector,
+    decode_frame,
+    pack_frames,
 )
 from .outputs import (
-    AppEvent, DocumentDropped, DocumentHeld, EventAccepted, EventCodec, GossipConfig, PeerMisbehaved,
-    Policy, StoreEvents,
+    AppEvent,
+    DocumentDropped,
+    DocumentHeld,
+    EventAccepted,
+    EventCodec,
+    GossipConfig,
+    PeerMisbehaved,
+    Policy,
+    StoreEvents,
 )
 from .protocol import DocState, DocumentProtocol
 
@@ -260,9 +287,8 @@ class GossipNode:
                 del self._pending_heads[key]
             if result.status is Status.ACCEPTED:
                 self._new_event(ev, pending.peer, pending.hops, now)
-            elif result.status is Status.REJECTED:
-                if not isinstance(result.error, _NOT_BLAME):
-                    self._misbehaved(pending.peer, result.reason or "rejected event", pending.doc)
+            elif result.status is Status.REJECTED and not isinstance(result.error, _NOT_BLAME):
+                self._misbehaved(pending.peer, result.reason or "rejected event", pending.doc)
         self._store_orphans()
         self._finish(now)
 
@@ -608,7 +634,7 @@ class GossipNode:
     def _unsolicited_input(self, peer: str, doc: str | None) -> None:
         self._unsolicited[peer] += 1
         if self._unsolicited[peer] % self.config.unsolicited_limit == 0:
-            self._misbehaved(peer, f"unsolicited input ({self._unsolicited[peer]} messages)", doc)
+            self._misbehaved(peer, str(Unsolicited(f"{self._unsolicited[peer]} messages")), doc)
 
     def _misbehaved(self, peer: str, reason: str, doc: str | None) -> None:
         self._misbehaviour[peer] += 1

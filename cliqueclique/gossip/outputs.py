@@ -124,8 +124,8 @@ class EventCodec:
 
     def decode(self, wire: bytes) -> Event:
         """Raises: InvalidEvent (a subclass) if the bytes are not a valid signed event."""
-        from ..eventlog import decode_wire
         from ..errors import InvalidEvent
+        from ..eventlog import decode_wire
 
         hit = self._decoded.get(wire)
         if hit is None:

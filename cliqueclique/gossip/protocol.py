@@ -47,11 +47,14 @@ acknowledged (metadata deletion); the receiver forgets that link, which may
 make the document garbage there too, so an unwanted branch withers back to
 where it is still wanted.
 
-Peers. `Have` (sent on connect and when we start holding a document) links
-two connected nodes that hold the same document, up to `max_peers` per
-document. A link advertising fewer than `min_peers` peers gets a `Suggest`
-naming another of our links (with its address hint): the node links it at
-once if connected, or emits `PeerSuggested` so the driver dials it.
+Peers. `Have` (sent on connect, when we start holding a document, and again
+whenever we lose a link) links two connected nodes that hold the same
+document, up to `max_peers` per document. The bound is soft in one direction
+only: a joiner, or a peer advertising fewer than `min_peers` links, is always
+taken, so a node coming back to a crowded network is never left alone. A
+link advertising fewer than `min_peers` peers gets a `Suggest` naming
+another of our links (with its address hint): the node links it at once if
+connected, or emits `PeerSuggested` so the driver dials it.
 
 Children. Links in a document's network name its children (replies). A node
 that is subscribed to a document *carries* its children: their networks ride
@@ -66,8 +69,11 @@ peers, both sides subscribed) plus links grafted by recovery, and lazily
 (ids in `IHave`, batched every `lazy_interval`) to every other link that
 holds the document. A node that hears of an event it lacks and does not get
 it eagerly within `graft_timeout` sends `Graft` to an announcer, which sends
-the event and keeps pushing eagerly on that link; a node that receives an
-eager duplicate over a non-tree link answers `Prune`.
+the event and keeps pushing eagerly on that link (announcers are tried in
+turn). A node that receives an event twice eagerly prunes the redundant link:
+the non-tree one of the two (`Prune`), so grafted links fall back to lazy
+once the tree delivers again. Out-of-order events wait in a bounded orphan
+buffer while a `Vector` asks the sender for the gap.
 
 Reconciliation. When a link comes up (first update from a peer that holds
 the document), both sides send a `Vector` of per-(network, author) chain
@@ -169,9 +175,10 @@ LINK_TRANSITIONS: dict[tuple[LinkState, LinkInput], LinkState] = {
 }
 
 S = TypeVar("S", DocState, LinkState)
+In = TypeVar("In", DocInput, LinkInput)
 
 
-def advance(table: dict[tuple[S, Enum], S], state: S, event: Enum) -> S:
+def advance(table: dict[tuple[S, In], S], state: S, event: In) -> S:
     """The next state, or `LocalProtocolError` for a pair the table does not allow."""
     try:
         return table[(state, event)]

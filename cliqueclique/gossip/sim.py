@@ -11,6 +11,13 @@ the same seed and the same calls give the same run, frame for frame
 
 All nodes share one `EventCodec` (and its `SignatureCache`), so each event is
 decoded and verified once per process, and a thousand nodes fit in one.
+
+For speed on several cores a run can also be split across processes
+(`local=`): each process gives machines only to its own nodes, collects frames
+for the others in `remote_out`, and advances in windows no longer than the
+shortest link between processes (`run_before`, `deliver_remote`), so no frame
+can arrive inside the window it was sent in; bench/gossip.py drives this.
+`filter` lets a test drop chosen frames (a link that loses every payload).
 """
 
 from __future__ import annotations

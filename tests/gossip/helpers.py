@@ -42,7 +42,7 @@ def join_all(sim: SimNetwork, root: str, members: list[int], creator: int = 0) -
         if i in holders:
             continue
         near = [j for j in sim.neighbours(i) if j in holders]
-        via = near[0] if near else sorted(holders)[0]
+        via = near[0] if near else min(holders)
         sim.connect(i, via)  # the invite names the peer: dial it
         sim.join(i, root, via)
         sim.run_until(sim.now + 2.0)
@@ -75,7 +75,8 @@ def check_tree(sim: SimNetwork, doc: str) -> None:
     centers = {p.center for p in protos.values() if p is not None}
     assert len(centers) == 1, f"{len(centers)} centers"
     (center,) = centers
-    assert center in protos and protos[center].upstream is None and protos[center].distance == 0
+    top = protos.get(center)
+    assert top is not None and top.upstream is None and top.distance == 0
     for nid, proto in protos.items():
         assert proto is not None
         hops, cur, seen = 0, nid, set()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from functools import partial
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,7 @@ from .helpers import check_tree, fast_config, join_all, random_topology, scope_e
 
 
 @st.composite
-def schedules(draw: st.DrawFn) -> dict:
+def schedules(draw: st.DrawFn) -> dict[str, Any]:
     n = draw(st.integers(5, 11))
     return {
         "seed": draw(st.integers(0, 2**32 - 1)),
@@ -31,7 +33,7 @@ def schedules(draw: st.DrawFn) -> dict:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schedules())
-def test_every_live_subscriber_converges(plan: dict) -> None:
+def test_every_live_subscriber_converges(plan: dict[str, Any]) -> None:
     rng = random.Random(plan["seed"])
     sim = SimNetwork(plan["seed"], config=fast_config)
     n = plan["n"]
@@ -48,8 +50,8 @@ def test_every_live_subscriber_converges(plan: dict) -> None:
     start = sim.now
     crashed = rng.sample(range(n), int(n * plan["crash_fraction"]))
     for i in crashed:
-        sim.at(start + rng.uniform(0, 20), lambda i=i: sim.crash(i))
-        sim.at(start + rng.uniform(25, 40), lambda i=i: sim.restart(i))
+        sim.at(start + rng.uniform(0, 20), partial(sim.crash, i))
+        sim.at(start + rng.uniform(25, 40), partial(sim.restart, i))
     if plan["partition"]:
         half = rng.sample(range(n), n // 2)
         rest = [i for i in range(n) if i not in half]

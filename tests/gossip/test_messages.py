@@ -6,8 +6,22 @@ from hypothesis import strategies as st
 
 from cliqueclique.gossip.errors import MalformedMessage, MessageTooLarge, RemoteProtocolError
 from cliqueclique.gossip.messages import (
-    MAGIC, Ack, Attrs, Delete, Events, Graft, Have, IHave, Prune, Suggest, Update, Vector,
-    decode_frame, encode_frames, pack_frames,
+    MAGIC,
+    Ack,
+    Attrs,
+    Delete,
+    Events,
+    Graft,
+    Have,
+    IHave,
+    Message,
+    Prune,
+    Suggest,
+    Update,
+    Vector,
+    decode_frame,
+    encode_frames,
+    pack_frames,
 )
 
 ids = st.binary(min_size=32, max_size=32).map(bytes.hex)
@@ -42,7 +56,7 @@ messages = st.one_of(
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(messages, min_size=1, max_size=6))
-def test_encode_decode_round_trip(msgs: list) -> None:
+def test_encode_decode_round_trip(msgs: list[Message]) -> None:
     frames = encode_frames(msgs)
     decoded = [m for f in frames for m in decode_frame(f)]
     assert decoded == msgs
@@ -60,7 +74,7 @@ def test_decoder_only_raises_remote_protocol_errors(data: bytes) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(messages, min_size=1, max_size=3), st.data())
-def test_truncated_or_mutated_frames_never_crash(msgs: list, data: st.DataObject) -> None:
+def test_truncated_or_mutated_frames_never_crash(msgs: list[Message], data: st.DataObject) -> None:
     frame = encode_frames(msgs)[0]
     cut = data.draw(st.integers(0, len(frame)))
     pos = data.draw(st.integers(0, len(frame) - 1))

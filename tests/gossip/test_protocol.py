@@ -13,7 +13,11 @@ from cliqueclique.gossip.errors import LocalProtocolError
 from cliqueclique.gossip.messages import Update, decode_frame
 from cliqueclique.gossip.node import GossipNode
 from cliqueclique.gossip.outputs import (
-    DocumentHeld, EventAccepted, GossipConfig, PeerMisbehaved, StoreEvents,
+    DocumentHeld,
+    EventAccepted,
+    GossipConfig,
+    PeerMisbehaved,
+    StoreEvents,
 )
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import pytest
-
 from cliqueclique.gossip.errors import LocalProtocolError
 from cliqueclique.gossip.protocol import (
-    DOC_TRANSITIONS, LINK_TRANSITIONS, DocInput, DocState, LinkInput, LinkState, PeerLink, advance,
+    DOC_TRANSITIONS,
+    LINK_TRANSITIONS,
+    DocInput,
+    DocState,
+    LinkInput,
+    LinkState,
+    PeerLink,
+    advance,
 )
 
 
