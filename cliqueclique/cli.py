@@ -190,4 +190,4 @@ def import_cmd(ctx: Context, file: Path) -> None:
 def main() -> None:  # pragma: no cover - console entry point alias
     cli()
 
-from . import cli_node, cli_views  # noqa: E402,F401  (register their commands on `cli`)
+from . import cli_node, cli_views, cli_web  # noqa: E402,F401  (register their commands on `cli`)

@@ -79,10 +79,11 @@ def make_post(reader: Reader, store: SQLiteStore, entry: ThreadEntry, me: str) -
     post = Post(entry.id, entry.status, entry.author, entry.title, timestamp=entry.timestamp,
                 unread=bool(entry.unread), replies=entry.replies, link=entry.link)
     if entry.status != "ok":
+        post.unread = False  # nothing left to read
         return post
     state = reader.state(store, entry.id)
     if state is None or state.deleted:
-        post.status = "deleted"
+        post.status, post.unread = "deleted", False
         return post
     post.title = state.title
     post.body = markdown(state.body or "")

@@ -153,7 +153,8 @@ async def peers(request: Request) -> Response:
     for peer in node.state.peers():
         state = "connected" if peer.id in node.links else "banned" if peer.banned(now) else "known"
         rows.append({"peer": peer, "state": state})
-    return await web.render(request, "peers.html", nav="peers", rows=rows,
+    template = "peers_table.html" if request.query_params.get("fragment") == "1" else "peers.html"
+    return await web.render(request, template, nav="peers", rows=rows,
                             addresses=[str(a) for a in node.addresses], now=now)
 
 

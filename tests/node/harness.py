@@ -48,6 +48,7 @@ class Serve:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: set[str] = set()
         self.addresses: list[str] = []
+        self.web_url: str | None = None  # with --web: where its web UI answers
         self.stderr: list[str] = []
         self._threads = [threading.Thread(target=self._read, daemon=True),
                          threading.Thread(target=self._drain_stderr, daemon=True)]
@@ -58,6 +59,8 @@ class Serve:
                 self.addresses.append(line.split()[-1])
             elif line.startswith("node "):
                 self.node_id = line.split()[-1]
+            elif line.startswith("web ui "):
+                self.web_url = line.split()[-1]
 
     def _read(self) -> None:
         assert self.proc.stdout is not None

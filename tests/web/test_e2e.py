@@ -1,0 +1,138 @@
+"""Two nodes in two processes, two browser pages: the forum works live, end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.node.harness import Serve, cli
+
+from .conftest import WebNode, screenshot
+
+
+def create_forum(page: Page, node: WebNode, subject: str, body: str) -> str:
+    """Start a forum through the UI; its id."""
+    page.goto(node.url + "new")
+    page.fill("input[name=subject]", subject)
+    page.fill("textarea[name=body]", body)
+    page.click("button:has-text('Create forum')")
+    page.wait_for_url("**/t/*")
+    return page.url.rsplit("/", 1)[1]
+
+
+def join(page: Page, node: WebNode, invite: str, subject: str) -> None:
+    """Join by invite in the home page and wait until the forum shows up there (live)."""
+    page.goto(node.url)
+    expect(page.locator("#livedot")).to_be_visible()
+    page.fill("textarea[name=invite]", invite)
+    page.click("button:has-text('Join')")
+    expect(page.locator(".forum-list .forum-title", has_text=subject)).to_be_visible()
+
+
+def open_live_thread(page: Page, node: WebNode, root: str) -> None:
+    page.goto(f"{node.url}t/{root}")
+    expect(page.locator("#livedot")).to_be_visible()  # the event stream is connected
+    page.evaluate("window.__notReloaded = true")
+
+
+def still_same_page(page: Page) -> bool:
+    return bool(page.evaluate("window.__notReloaded === true"))
+
+
+def test_replies_edits_and_deletions_appear_live_on_the_other_node(
+        pair: tuple[WebNode, WebNode], browser: Browser) -> None:
+    a, b = pair
+    page_a, page_b = a.page(browser), b.page(browser)
+    subject = "Weekend hike"
+    root = create_forum(page_a, a, subject, "Who is in for **Saturday**? Meet at the station.")
+    invite = page_a.locator("#invite-text").input_value()
+    assert invite.startswith("cq:" + root)
+    join(page_b, b, invite, subject)
+    screenshot(page_b, "home-after-join")
+    page_b.locator(".forum-list .forum-title", has_text=subject).click()
+    page_b.wait_for_url(f"**/t/{root}")
+    expect(page_b.locator(".thread-title")).to_have_text(subject)
+    open_live_thread(page_b, b, root)
+
+    # A reply typed in page A appears in page B without a reload.
+    page_a.fill(f"#compose-{root} textarea[name=body]", "Count me in, I will bring a map.")
+    page_a.click(f"#compose-{root} button[type=submit]")
+    page_a.wait_for_url(f"**/t/{root}#d-*")
+    reply = page_a.url.split("#d-")[1]
+    expect(page_b.locator(f"#d-{reply} .post-body")).to_contain_text("bring a map")
+    expect(page_b.locator(f"#d-{reply} .badge.new")).to_be_visible()
+    assert still_same_page(page_b)
+
+    # B answers that reply one level down, with the reply box under it; A sees it nested.
+    open_live_thread(page_a, a, root)
+    page_b.click(f"#o-{reply} .reply-btn")
+    page_b.fill(f"#compose-{reply} textarea[name=body]", "Great, I'll bring snacks.")
+    page_b.click(f"#compose-{reply} button[type=submit]")
+    expect(page_a.locator(f"#r-{reply} > details.post .post-body")).to_contain_text("bring snacks")
+    assert still_same_page(page_a)
+    screenshot(page_a, "thread-a-nested")
+
+    # An edit made in A propagates to B's open page.
+    open_live_thread(page_b, b, root)
+    page_a.click(f"#o-{reply} a:has-text('Edit')")
+    page_a.fill("textarea[name=body]", "Count me in, I will bring a map **and a compass**.")
+    page_a.click("button:has-text('Save')")
+    page_a.wait_for_url(f"**/t/{root}#d-{reply}")
+    expect(page_b.locator(f"#o-{reply} .post-body strong")).to_have_text("and a compass")
+    expect(page_b.locator(f"#d-{reply} > summary")).to_contain_text("edited")
+    assert still_same_page(page_b)
+
+    # A deletion made in A propagates; the nested answer stays in place under the hidden post.
+    page_a.once("dialog", lambda dialog: dialog.accept())
+    page_a.click(f"#o-{reply} button:has-text('Delete')")
+    expect(page_a.locator(f"#o-{reply} .tomb")).to_contain_text("deleted")
+    expect(page_b.locator(f"#o-{reply} .tomb")).to_contain_text("deleted by its author")
+    expect(page_b.locator(f"#o-{reply} .post-body")).to_have_count(0)
+    expect(page_b.locator(f"#r-{reply} .post-body")).to_contain_text("bring snacks")
+    assert still_same_page(page_b)
+    screenshot(page_b, "thread-b-after-delete")
+
+    # The network page draws the forum's network: both nodes.
+    page_a.goto(f"{a.url}d/{root}/network")
+    expect(page_a.locator("svg.network g.node")).to_have_count(2)
+    expect(page_a.locator("svg.network g.node.me")).to_have_count(1)
+    expect(page_a.locator("svg.network g.node.center")).to_have_count(1)
+    expect(page_a.locator(f"svg.network g.node[data-id='{b.serve.node_id}']")).to_have_count(1)
+    expect(page_a.locator("svg.network line.edge.tree")).to_have_count(1)
+    screenshot(page_a, "network")
+
+    for page, node, name in ((page_a, a, "a"), (page_b, b, "b")):
+        page.goto(f"{node.url}t/{root}")
+        screenshot(page, f"thread-{name}")
+    for path, name in (("", "home"), ("peers", "peers"), ("sync", "sync"), ("new", "new-forum"),
+                       ("dirs", "directories"), ("nodes", "nodes")):
+        page_a.goto(a.url + path)
+        screenshot(page_a, name)
+    page_a.context.close()
+    page_b.context.close()
+
+
+def test_peers_page_adds_shows_and_bans_a_peer(pair: tuple[WebNode, WebNode], browser: Browser,
+                                               tmp_path: Path) -> None:
+    a, _ = pair
+    cli(tmp_path, "init", "--name", "carl")
+    carl = Serve(tmp_path, "--no-web")
+    page = a.page(browser)
+    try:
+        page.goto(a.url + "peers")
+        page.fill("input[name=address]", carl.address)
+        page.fill("input[name=peer]", carl.node_id)
+        page.click("button:has-text('Connect')")
+        row = page.locator(f"tr[data-peer='{carl.node_id}']")
+        expect(row.locator(".pill")).to_have_text("connected")  # the table refreshes itself
+        page.once("dialog", lambda dialog: dialog.accept())
+        row.locator("button:has-text('Ban')").click()
+        expect(row.locator(".pill")).to_have_text("banned")
+        expect(row).to_contain_text("banned by the user")
+        screenshot(page, "peers-banned")
+        row.locator("button:has-text('Unban')").click()
+        expect(row.locator(".pill")).not_to_have_text("banned")
+    finally:
+        page.context.close()
+        carl.stop()
