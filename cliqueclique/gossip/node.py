@@ -828,8 +828,10 @@ class GossipNode:
                 self._parents.setdefault(child, set()).add(doc)
 
     def _update_carried(self, child: str, now: float) -> None:
-        should = self.has_subscribed_parent(child) and self._allowed_doc(child) \
-            and self.store.present((child,)) != set()
+        parent = self.has_subscribed_parent(child)
+        if parent and child in self._carried and child not in self._docs:
+            return  # the common case: one more link to a child we already carry
+        should = parent and self._allowed_doc(child) and self.store.present((child,)) != set()
         if should and child not in self._carried:
             self._carried.add(child)
         elif not should and child in self._carried:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..eventlog import Event, SignatureCache
+from ..errors import InvalidEvent
+from ..eventlog import Event, SignatureCache, decode_wire
 from .messages import MAX_FRAME
 
 
@@ -124,9 +125,6 @@ class EventCodec:
 
     def decode(self, wire: bytes) -> Event:
         """Raises: InvalidEvent (a subclass) if the bytes are not a valid signed event."""
-        from ..errors import InvalidEvent
-        from ..eventlog import decode_wire
-
         hit = self._decoded.get(wire)
         if hit is None:
             try:
@@ -173,7 +171,7 @@ class GossipConfig:
     retry_base: float = 1.0  # metadata resend: min(cap, base * 2**attempt) + jitter
     retry_cap: float = 60.0
     retry_jitter: float = 0.1  # fraction of the delay
-    lazy_interval: float = 0.5  # batching of lazy announcements
+    lazy_interval: float = 1.0  # batching of lazy announcements
     graft_timeout: float = 2.0  # wait for the eager copy before grafting
     hold_down: float = 5.0  # a lost center is refused this long (see election.py)
     settle_delay: float = 2.0  # quiet time before digests are re-advertised

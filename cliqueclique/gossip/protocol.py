@@ -229,6 +229,7 @@ class DocumentProtocol:
         self.me = host.node_id
         self.cfg = host.config
         self.state = DocState.JOINING if joining_via else DocState.ACTIVE
+        self.active = self.state is DocState.ACTIVE  # kept in step by `_move`
         self.via = joining_via
         self.local_subscribed = joining_via is not None
         self.local_bookmarked = False
@@ -272,10 +273,7 @@ class DocumentProtocol:
 
     def _move(self, event: DocInput) -> None:
         self.state = advance(DOC_TRANSITIONS, self.state, event)
-
-    @property
-    def active(self) -> bool:
-        return self.state is DocState.ACTIVE
+        self.active = self.state is DocState.ACTIVE
 
     def holders(self) -> list[str]:
         return [p for p, link in self.links.items() if link.holder]

@@ -31,7 +31,7 @@ def schedules(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schedules())
 def test_every_live_subscriber_converges(plan: dict[str, Any]) -> None:
     rng = random.Random(plan["seed"])
