@@ -7,6 +7,7 @@ and query it with the functions below.
 """
 
 from .crdt import Change
+from .deletion import retract
 from .directory import (
     DirectoryMatch,
     DirectorySearch,
@@ -16,7 +17,6 @@ from .directory import (
     key,
     search_directory,
 )
-from .deletion import retract
 from .documents import DocumentState, document_state, edit_document, state_bytes
 from .local import Flags, flags, mark
 from .projector import Views, current, open_views

@@ -36,6 +36,8 @@ class Batch:
     recs: Sequence[Rec]
     #: documents first seen in this batch -> decoded body (None if purged)
     new_docs: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    #: documents first seen in this batch -> their `docs.rid` (the event's position)
+    new_rids: dict[str, int] = field(default_factory=dict)
     #: document -> (title, body) after the edits of this batch
     changed: dict[str, tuple[str, str]] = field(default_factory=dict)
     deleted_docs: set[str] = field(default_factory=set)

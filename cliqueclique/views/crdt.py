@@ -4,7 +4,7 @@ State schema (root types of one Yjs document per forum document):
 
 - ``title``: Text, seeded with the document's subject;
 - ``body``: Text, seeded with the document's text;
-- ``tags``: Map tag -> True (a set: add sets the key, remove deletes it);
+- ``tags``: Map tag -> True (a set: a tag is set while its key is present);
 - ``reactions``: Map ``"<node id>:<reaction>"`` -> True (a set per node).
 
 Every node seeds the same initial state from the immutable document event
@@ -29,6 +29,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import Any
 
 from pycrdt import Doc, Map, Text, merge_updates
 
@@ -54,7 +55,7 @@ class StateFields:
 
 def seed(subject: str, text: str) -> bytes:
     """The initial state of a document, byte-identical on every node."""
-    doc: Doc = Doc(client_id=SEED_CLIENT)
+    doc: Doc[Any] = Doc(client_id=SEED_CLIENT)
     with doc.transaction():
         doc["title"] = Text(subject)
         doc["body"] = Text(text)
@@ -83,8 +84,8 @@ def merge(state: bytes, updates: Sequence[bytes]) -> tuple[bytes, int]:
         return merged, count
 
 
-def _load(state: bytes) -> Doc:
-    doc: Doc = Doc()
+def _load(state: bytes) -> Doc[Any]:
+    doc: Doc[Any] = Doc()
     doc.apply_update(state)
     return doc
 
@@ -92,13 +93,15 @@ def _load(state: bytes) -> Doc:
 def read(state: bytes) -> StateFields:
     """Title, body, tags and reactions of a merged state."""
     doc = _load(state)
-    title = str(doc.get("title", type=Text))
-    body = str(doc.get("body", type=Text))
-    tags = sorted(k for k, v in doc.get("tags", type=Map).items() if v)
+    with doc.transaction():  # one read transaction instead of one per access
+        title = str(doc.get("title", type=Text))
+        body = str(doc.get("body", type=Text))
+        tags = sorted(doc.get("tags", type=Map).keys())
+        reaction_keys = sorted(doc.get("reactions", type=Map).keys())
     reactions: dict[str, list[str]] = {}
-    for key, value in sorted(doc.get("reactions", type=Map).items()):
+    for key in reaction_keys:
         node, sep, reaction = key.partition(":")
-        if value and sep and reaction:
+        if sep and reaction:
             reactions.setdefault(node, []).append(reaction)
     return StateFields(title, body, tags, reactions)
 
@@ -154,7 +157,7 @@ def make_update(state: bytes, node: str, change: Change) -> bytes | None:
     return doc.get_update(before) if changed else None
 
 
-def _edit_texts(doc: Doc, change: Change) -> bool:
+def _edit_texts(doc: Doc[Any], change: Change) -> bool:
     changed = False
     for name, wanted in (("body", change.body), ("title", change.title)):
         text = doc.get(name, type=Text)
@@ -165,10 +168,10 @@ def _edit_texts(doc: Doc, change: Change) -> bool:
     return changed
 
 
-def _edit_set(members: Map, add: Iterable[str], remove: Iterable[str]) -> bool:
+def _edit_set(members: Map[Any], add: Iterable[str], remove: Iterable[str]) -> bool:
     changed = False
     for key in add:
-        if not members.get(key):
+        if key not in members:
             members[key] = True
             changed = True
     for key in remove:

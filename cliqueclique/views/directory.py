@@ -27,7 +27,6 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from ..errors import InvalidEvent
 from ..eventlog.codec import is_hex_id
 from ..eventlog.events import Event
 from ..eventlog.store import SQLiteStore
@@ -47,7 +46,7 @@ def key(subject: str) -> str:
 
 def apply(batch: Batch) -> None:
     """Record directory roots and valid trie documents of a batch in `dir_nodes`."""
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     for doc_id, body in batch.new_docs.items():
         props = body.get("properties", {}) if body else {}
         kind = props.get(TYPE_PROPERTY)
@@ -56,7 +55,7 @@ def apply(batch: Batch) -> None:
         elif kind == "trie":
             directory, prefix = props.get(DIRECTORY_PROPERTY), props.get(PREFIX_PROPERTY, "")
             if is_hex_id(directory) and 0 < len(prefix) <= MAX_DEPTH and key(prefix) == prefix:
-                rows.append((doc_id, directory, prefix))
+                rows.append((doc_id, str(directory), prefix))
     batch.db.conn.executemany("INSERT INTO dir_nodes (doc, directory, prefix) VALUES (?,?,?)", rows)
     if batch.deleted_docs:
         execute_in(batch.db, "DELETE FROM dir_nodes WHERE doc IN ({marks})", batch.deleted_docs)

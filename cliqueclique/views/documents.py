@@ -23,7 +23,7 @@ from ..eventlog.store import SQLiteStore
 from ..eventlog.writer import Author
 from . import crdt, projector
 from .batch import Batch, execute_in, select_in
-from .errors import DocumentDeleted, NothingToEdit, NotADocument
+from .errors import DocumentDeleted, NotADocument, NothingToEdit
 
 
 def apply(batch: Batch) -> None:
@@ -34,10 +34,12 @@ def apply(batch: Batch) -> None:
 
 
 def _insert_documents(batch: Batch) -> None:
-    rows, props = [], []
+    rows: list[tuple[Any, ...]] = []
+    props: list[tuple[str, str, str]] = []
     for rec in batch.of_kind("document"):
         body = rec.body
         batch.new_docs[rec.id] = body
+        batch.new_rids[rec.id] = rec.position
         if body is None:
             rows.append((rec.position, rec.id, rec.author, rec.timestamp, None, None, None, None))
             continue

@@ -33,11 +33,12 @@ def apply(batch: Batch) -> None:
     if not recs:
         return
     keys = {(r.author, r.body["document"]) for r in recs}
-    rows: dict[tuple[str, str], dict[str, Any]] = {
-        (r[0], r[1]): dict(zip(_COLUMNS, r[2:])) for r in select_in(
-            batch.db, "SELECT node, doc, " + ", ".join(_COLUMNS) + " FROM local_flags "
-            "WHERE doc IN ({marks})", {doc for _, doc in keys})
-    }
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for node in {node for node, _ in keys}:  # by primary key: no secondary index needed
+        for r in select_in(batch.db, "SELECT doc, " + ", ".join(_COLUMNS) + " FROM local_flags "
+                           "WHERE node = ? AND doc IN ({marks})",
+                           [doc for n, doc in keys if n == node], [node]):
+            rows[(node, r[0])] = dict(zip(_COLUMNS, r[1:]))
     for rec in recs:
         flags = rows.setdefault((rec.author, rec.body["document"]), dict.fromkeys(_COLUMNS, 0))
         action = rec.body["action"]

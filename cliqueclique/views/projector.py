@@ -23,7 +23,7 @@ from ..eventlog.store import SQLiteStore
 from . import directory, documents, local, schema, search, threads
 from .batch import Batch
 from .errors import ViewsNotAttached
-from .records import Rec, from_stored, read_log
+from .records import READ_CHUNK, Rec, from_stored, read_log
 
 # Modules, not their functions: the view modules import this one for `current`.
 _FOLDS = {"documents": documents, "threads": threads, "local": local, "directory": directory,
@@ -40,19 +40,30 @@ def apply_records(db: sqlite_utils.Database, recs: Sequence[Rec]) -> None:
     schema.set_position(db, recs[-1].position)
 
 
+def rebuild(db: sqlite_utils.Database, upto: int | None = None, chunk: int = READ_CHUNK) -> int:
+    """Drop the views and fold the log (up to `upto`) into new ones.
+
+    Call inside a transaction. Returns the number of events applied.
+    """
+    schema.drop(db)
+    schema.create(db, indexes=False)
+    count = 0
+    for recs in read_log(db, 0, upto, chunk):
+        apply_records(db, recs)
+        count += len(recs)
+    schema.create_indexes(db)
+    return count
+
+
 def ensure(db: sqlite_utils.Database, upto: int | None = None) -> int:
     """Create missing view tables and apply the log events they lack.
 
     Call inside a transaction. Returns the number of events applied.
     """
     last = db.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
-    if upto is None:
-        upto = last
     applied = min(schema.positions(db).values()) if schema.exists(db) else None
     if applied is None or applied > last:  # missing, stale schema, or from another log
-        schema.drop(db)
-        schema.create(db)
-        applied = 0
+        return rebuild(db, upto)
     count = 0
     for recs in read_log(db, applied, upto):
         apply_records(db, recs)

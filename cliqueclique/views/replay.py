@@ -11,10 +11,11 @@ import sqlite3
 
 from ..errors import StoreError
 from ..eventlog.store import SQLiteStore
-from . import schema
-from .projector import apply_records, attached
 from .errors import ViewsNotAttached
-from .records import read_log
+from .projector import attached, rebuild
+
+#: Bigger than an append's chunks: edits of one document merge once per chunk.
+REPLAY_CHUNK = 20_000
 
 
 def replay(store: SQLiteStore) -> int:
@@ -30,14 +31,9 @@ def replay(store: SQLiteStore) -> int:
     if not attached(store):
         raise ViewsNotAttached(f"{store.path} was opened without the views; use open_views()")
     db = store.db
-    count = 0
     try:
         with db.atomic():
-            schema.drop(db)
-            schema.create(db)
-            for recs in read_log(db, 0):
-                apply_records(db, recs)
-                count += len(recs)
+            count = rebuild(db, chunk=REPLAY_CHUNK)
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the dropped pages leave the WAL too
     except sqlite3.Error as e:
         raise StoreError(f"replay failed, views unchanged: {e}") from e

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The views, in the order they are applied to each batch.
 VIEWS = ("documents", "threads", "local", "directory", "search")
@@ -40,13 +40,10 @@ CREATE TABLE docs (
     editors TEXT,                   -- JSON list of node ids, NULL if none
     deleted INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX docs_author ON docs(author, timestamp);
-CREATE INDEX docs_time ON docs(timestamp);
 CREATE TABLE doc_props (
     doc TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (doc, name)
 ) WITHOUT ROWID;
-CREATE INDEX doc_props_value ON doc_props(name, value);
 -- merged pycrdt state of edited documents (absent until the first edit)
 CREATE TABLE doc_state (
     doc TEXT PRIMARY KEY,
@@ -66,8 +63,6 @@ CREATE TABLE edges (
     author TEXT NOT NULL,
     timestamp INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX edges_above ON edges(above, below);
-CREATE INDEX edges_below ON edges(below, above);
 -- local: each node's own flags and notes per document
 CREATE TABLE local_flags (
     node TEXT NOT NULL,
@@ -79,17 +74,28 @@ CREATE TABLE local_flags (
     note TEXT,
     PRIMARY KEY (node, doc)
 ) WITHOUT ROWID;
-CREATE INDEX local_flags_doc ON local_flags(doc);
 -- directory: directory roots (prefix '') and trie nodes
 CREATE TABLE dir_nodes (
     doc TEXT PRIMARY KEY,
     directory TEXT NOT NULL,
     prefix TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX dir_nodes_prefix ON dir_nodes(directory, prefix);
 -- search: full text of live documents, rowid = docs.rid
 CREATE VIRTUAL TABLE doc_fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
 """
+
+#: Secondary indexes: only queries need them, so a rebuild creates them after
+#: loading every row (one sorted build each instead of a random insert per row).
+_INDEXES = (
+    "CREATE INDEX docs_author ON docs(author, timestamp)",
+    "CREATE INDEX docs_time ON docs(timestamp)",
+    "CREATE INDEX doc_props_value ON doc_props(name, value)",
+    # covers a thread walk: no lookups in the table itself
+    "CREATE INDEX edges_above ON edges(above, below, direction, timestamp)",
+    "CREATE INDEX edges_below ON edges(below, above)",
+    "CREATE INDEX local_flags_doc ON local_flags(doc)",
+    "CREATE INDEX dir_nodes_prefix ON dir_nodes(directory, prefix)",
+)
 
 _TABLES = ("view_state", "docs", "doc_props", "doc_state", "edges", "local_flags", "dir_nodes",
            "doc_fts")
@@ -126,13 +132,25 @@ def drop(db: sqlite_utils.Database) -> None:
         db.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def create(db: sqlite_utils.Database) -> None:
-    """Create empty view tables that have applied nothing (position 0)."""
+def create(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
+    """Create empty view tables that have applied nothing (position 0).
+
+    Args:
+        indexes: also the secondary indexes (a rebuild adds them at the end
+            with `create_indexes`).
+    """
     for statement in _DDL.split(";"):  # executescript() would commit the caller's transaction
         if statement.strip():
             db.execute(statement)
+    if indexes:
+        create_indexes(db)
     db.conn.executemany("INSERT INTO view_state (view, position, schema) VALUES (?, 0, ?)",
                         [(view, SCHEMA_VERSION) for view in VIEWS])
+
+
+def create_indexes(db: sqlite_utils.Database) -> None:
+    for statement in _INDEXES:
+        db.execute(statement)
 
 
 def positions(db: sqlite_utils.Database) -> dict[str, int]:

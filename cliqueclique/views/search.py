@@ -40,7 +40,8 @@ def apply(batch: Batch) -> None:
         _remove(batch, old)
         rows.update((d, batch.changed[d]) for d in old)
     live = [d for d in rows if d not in batch.deleted_docs]
-    rids = dict(select_in(batch.db, "SELECT id, rid FROM docs WHERE id IN ({marks})", live))
+    rids = dict(batch.new_rids)
+    rids.update(select_in(batch.db, "SELECT id, rid FROM docs WHERE id IN ({marks})", old))
     batch.db.conn.executemany("INSERT INTO doc_fts (rowid, title, body) VALUES (?,?,?)",
                               [(rids[d], *rows[d]) for d in live])
     if removed:
@@ -50,7 +51,7 @@ def apply(batch: Batch) -> None:
 def _remove(batch: Batch, docs: Iterable[str]) -> int:
     """Delete the index rows of these documents; how many there were."""
     rids = [r[0] for r in select_in(batch.db, "SELECT rid FROM docs WHERE id IN ({marks})", docs)]
-    held = sum(r[0] for r in select_in(batch.db, "SELECT count(*) FROM doc_fts WHERE rowid IN ({marks})",
+    held = sum(int(r[0]) for r in select_in(batch.db, "SELECT count(*) FROM doc_fts WHERE rowid IN ({marks})",
                                        rids))
     if held:
         execute_in(batch.db, "DELETE FROM doc_fts WHERE rowid IN ({marks})", rids)

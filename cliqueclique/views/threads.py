@@ -25,7 +25,7 @@ from typing import Any
 
 from ..eventlog.store import SQLiteStore
 from . import projector
-from .batch import Batch, execute_in
+from .batch import Batch, execute_in, select_in
 from .errors import NotADocument
 
 
@@ -91,8 +91,13 @@ class ThreadEntry:
         return {"root": self.id, "entries": entries}
 
 
-_REACH = ("WITH RECURSIVE reach(id) AS (SELECT ?1 UNION "
-          "SELECT e.below FROM edges e JOIN reach r ON e.above = r.id) ")
+_DOC = ("SELECT d.id, d.author, d.title, d.timestamp, d.deleted, coalesce(f.read, 0) OR d.author = ?1 "
+        "FROM docs d LEFT JOIN local_flags f ON f.node = ?1 AND f.doc = d.id WHERE d.id = ?2")
+#: one level down: every edge below the frontier, with the reply's document (if held)
+_LEVEL = ("SELECT e.above, e.below, e.link, e.direction, e.timestamp, d.author, d.title, "
+          "d.timestamp, d.deleted, coalesce(f.read, 0) OR d.author = ? FROM edges e "
+          "LEFT JOIN docs d ON d.id = e.below LEFT JOIN local_flags f ON f.node = ? AND f.doc = e.below "
+          "WHERE e.above IN ({marks})")
 
 
 def thread(store: SQLiteStore, root: str, *, node: str | None = None) -> ThreadEntry:
@@ -107,23 +112,19 @@ def thread(store: SQLiteStore, root: str, *, node: str | None = None) -> ThreadE
         NotADocument: `root` is not a document held here.
     """
     db = projector.current(store)
-    docs: dict[str, tuple[Any, ...]] = {}
-    for row in db.execute(
-        _REACH + "SELECT r.id, d.author, d.title, d.timestamp, d.deleted, "
-        "coalesce(f.read, 0) OR d.author = ?2 FROM reach r "
-        "LEFT JOIN docs d ON d.id = r.id LEFT JOIN local_flags f ON f.node = ?2 AND f.doc = r.id",
-        [root, node],
-    ):
-        docs[row[0]] = row
-    if docs.get(root, (None, None))[1] is None:
+    row = db.execute(_DOC, [node, root]).fetchone()
+    if row is None:
         raise NotADocument(f"no document {root} in this node's log")
-    below: dict[str, list[tuple[str, str, str, int]]] = defaultdict(list)
-    for above, child, link, direction, ts in db.execute(
-        _REACH + "SELECT e.above, e.below, e.link, e.direction, e.timestamp FROM reach r "
-        "JOIN edges e ON e.above = r.id", [root],
-    ):
-        below[above].append((child, link, direction, ts))
-    return _build(root, docs, below, node is not None)
+    marks = node is not None
+    top = _entry(tuple(row), marks)
+    placed = {root}
+    frontier = [top]
+    while frontier:  # breadth first, one query per level
+        below: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for edge in select_in(db, _LEVEL, [e.id for e in frontier], [node, node]):
+            below[edge[0]].append(edge)
+        frontier = _place(frontier, below, placed, marks)
+    return top
 
 
 def _entry(row: tuple[Any, ...], marks: bool) -> ThreadEntry:
@@ -135,24 +136,21 @@ def _entry(row: tuple[Any, ...], marks: bool) -> ThreadEntry:
     return ThreadEntry(doc_id, status, author, None if deleted else title, timestamp, unread)
 
 
-def _build(root: str, docs: dict[str, tuple[Any, ...]],
-           below: dict[str, list[tuple[str, str, str, int]]], marks: bool) -> ThreadEntry:
-    top = _entry(docs[root], marks)
-    placed = {root}
-    frontier = [top]
-    while frontier:
-        following = []
-        for entry in frontier:
-            edges = below.get(entry.id, [])
-            entry.replies = len({child for child, *_ in edges})
-            edges.sort(key=lambda e: (docs[e[0]][3] or e[3], e[0], e[1]))
-            for child, link, direction, _ in edges:
-                if child in placed:
-                    continue
-                placed.add(child)
-                node = _entry(docs[child], marks)
-                node.link, node.direction = link, direction
-                entry.children.append(node)
-                following.append(node)
-        frontier = following
-    return top
+def _place(frontier: list[ThreadEntry], below: dict[str, list[tuple[Any, ...]]], placed: set[str],
+           marks: bool) -> list[ThreadEntry]:
+    """Attach each frontier entry's replies not placed yet; return them (the next level)."""
+    following = []
+    for entry in frontier:
+        edges = below.get(entry.id, [])
+        entry.replies = len({edge[1] for edge in edges})
+        # by the reply's time (the link's if the reply is not held), then ids
+        edges.sort(key=lambda edge: (edge[7] if edge[5] is not None else edge[4], edge[1], edge[2]))
+        for _, child, link, direction, _, *doc in edges:
+            if child in placed:
+                continue
+            placed.add(child)
+            node = _entry((child, *doc), marks)
+            node.link, node.direction = link, direction
+            entry.children.append(node)
+            following.append(node)
+    return following

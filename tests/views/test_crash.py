@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 from cliqueclique.eventlog import SQLiteStore
-from cliqueclique.views import dump, open_views, replay
-from cliqueclique.views import schema
+from cliqueclique.views import dump, open_views, replay, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,15 @@ import pytest
 
 from cliqueclique.errors import MissingDependency, Unauthorized
 from cliqueclique.eventlog import Author, Event, SQLiteStore
-from cliqueclique.views import Change, document_state, dump, edit_document, replay, state_bytes
-from cliqueclique.views import crdt
+from cliqueclique.views import (
+    Change,
+    crdt,
+    document_state,
+    dump,
+    edit_document,
+    replay,
+    state_bytes,
+)
 from cliqueclique.views.errors import DocumentDeleted, NotADocument, NothingToEdit
 from cliqueclique.views.signer import BatchSigner
 

@@ -70,7 +70,7 @@ def test_find_by_ancestry(store: SQLiteStore, forum: dict[str, str]) -> None:
 
 
 def test_find_by_flags(store: SQLiteStore, authors: list[Author], forum: dict[str, str]) -> None:
-    a, b, _ = authors
+    b = authors[1]
     # b replied to root, which subscribed b to it
     assert ids(store, node=b.id, subscribed=True) == {forum["root"]}
     mark(b, store, forum["r2"], Action.BOOKMARK)

@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 
 from cliqueclique.eventlog import Author, SQLiteStore
-from cliqueclique.views import document_state, dump, find, Filters, open_views, replay, thread
-from cliqueclique.views import schema
+from cliqueclique.views import (
+    Filters,
+    document_state,
+    dump,
+    find,
+    open_views,
+    replay,
+    schema,
+    thread,
+)
 from cliqueclique.views.errors import ViewsNotAttached
 from cliqueclique.views.signer import BatchSigner
 

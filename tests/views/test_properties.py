@@ -15,6 +15,7 @@ from cliqueclique.views import dump, replay
 from .conftest import open_store
 from .forum_model import EDIT_OPS, OPS, Forum, causal_shuffle
 
+
 def operations(kinds: tuple[str, ...], least: int, most: int
                ) -> st.SearchStrategy[list[tuple[str, int, int, int]]]:
     return st.lists(st.tuples(st.sampled_from(kinds), st.integers(0, 5), st.integers(0, 10_000),

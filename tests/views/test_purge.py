@@ -8,12 +8,12 @@ from cliqueclique.eventlog import Action, Author, SQLiteStore
 from cliqueclique.views import (
     BatchSigner,
     Change,
+    Filters,
     add_entry,
     create_directory,
     document_state,
     edit_document,
     find,
-    Filters,
     mark,
     replay,
     retract,
