@@ -102,9 +102,10 @@ def bench_thread(path: Path, replies: int) -> dict[str, float]:
         docs.append(doc.id)
         if rng.random() < 0.3:
             events.append(reader.subscription(doc.id, Action.READ))
-    for doc in rng.sample(docs[1:], replies // 100):
-        owner = next(e.author for e in events if e.id == doc)
-        events.append(next(p for p in people if p.id == owner).delete(doc, doc))
+    authors = {e.id: e.author for e in events}
+    by_id = {p.id: p for p in people}
+    for gone in rng.sample(docs[1:], replies // 100):
+        events.append(by_id[authors[gone]].delete(gone, gone))
     log(f"thread: appending {len(events)} events")
     append(store, events)
     ms, tree = timed(lambda: thread(store, root.id, node=reader.id), 5)

@@ -6,6 +6,7 @@ Open a store with `open_views(SQLiteStore(path))` (or `LocalNode.open_store()`)
 and query it with the functions below.
 """
 
+from .batch import DIRECTORY_PROPERTY, PREFIX_PROPERTY, TYPE_PROPERTY
 from .crdt import Change
 from .deletion import retract
 from .directory import (
@@ -27,7 +28,7 @@ from .signer import BatchSigner
 from .threads import ThreadEntry, thread
 
 __all__ = [
-    "BatchSigner", "Change", "DirectoryMatch", "DirectorySearch", "DocumentState",
+    "DIRECTORY_PROPERTY", "PREFIX_PROPERTY", "TYPE_PROPERTY", "BatchSigner", "Change", "DirectoryMatch", "DirectorySearch", "DocumentState",
     "DocumentSummary", "Filters", "Flags", "ThreadEntry", "Views", "add_entries", "add_entry",
     "create_directory", "current", "document_state", "dump", "edit_document", "find", "flags",
     "key", "mark", "open_views", "replay", "retract", "search_directory", "state_bytes", "thread",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import sys
 
-from cliqueclique.eventlog import Action, SQLiteStore
+from cliqueclique.eventlog import Action, Event, SQLiteStore
 from cliqueclique.views import Change, crdt, open_views, state_bytes
 from cliqueclique.views.signer import BatchSigner
 
@@ -20,27 +20,34 @@ DOCS_PER_BATCH = 120
 
 
 def batch(signers: list[BatchSigner], store: SQLiteStore, docs: list[str], rng: random.Random,
-          n: int) -> list:  # type: ignore[type-arg]
-    events = []
+          n: int) -> list[Event]:
+    """About 400 events: new posts (most of them replies), read marks and
+    bookmarks, edits and deletions of earlier posts."""
+    events: list[Event] = []
+    by_id = {s.id: s for s in signers}
     for i in range(DOCS_PER_BATCH):
         signer = rng.choice(signers)
-        doc = signer.document(f"post {n}.{i}", f"words {rng.random()}")
-        events.append(doc)
+        post = signer.document(f"post {n}.{i}", f"words {rng.random()}")
+        events.append(post)
         if docs:
-            events.append(signer.link(rng.choice(docs), doc.id))
-        events.append(signer.subscription(doc.id, rng.choice([Action.READ, Action.BOOKMARK])))
-    owners = {d.id: s for s in signers for d in events if d.author == s.id and d.kind.value == "document"}
-    for doc in rng.sample(docs, min(len(docs), 30)):
-        owner = owners.get(doc) or next(s for s in signers if s.id == store.get(doc).author)  # type: ignore[union-attr]
-        update = crdt.make_update(state_bytes(store, doc), owner.id, Change(body=f"edited {n}"))
+            events.append(signer.link(rng.choice(docs), post.id))
+        events.append(signer.subscription(post.id, rng.choice([Action.READ, Action.BOOKMARK])))
+    for target in rng.sample(docs, min(len(docs), 30)):
+        owner = by_id[_author(store, target)]
+        update = crdt.make_update(state_bytes(store, target), owner.id, Change(body=f"edited {n}"))
         if update is not None:
-            events.append(owner.edit(doc, update))
-    for doc in rng.sample(docs, min(len(docs), 3)):
-        owner = next(s for s in signers if s.id == store.get(doc).author)  # type: ignore[union-attr]
-        events.append(owner.delete(doc, doc))
-        docs.remove(doc)
+            events.append(owner.edit(target, update))
+    for target in rng.sample(docs, min(len(docs), 3)):
+        events.append(by_id[_author(store, target)].delete(target, target))
+        docs.remove(target)
     docs += [e.id for e in events if e.kind.value == "document"]
     return events
+
+
+def _author(store: SQLiteStore, doc_id: str) -> str:
+    event = store.get(doc_id)
+    assert event is not None
+    return event.author
 
 
 def main(path: str, seed: int) -> None:

@@ -29,24 +29,27 @@ from .conftest import Clock, open_store
 BASE_SUBJECT, BASE_TEXT = "Plans", "We meet on Monday at the old mill."
 
 
+def update(state: bytes, node: str, change: Change) -> bytes:
+    made = crdt.make_update(state, node, change)
+    assert made is not None
+    return made
+
+
 def concurrent_updates() -> list[bytes]:
     """Five edits by three nodes, some made without seeing the others, one
     made on top of another (so it must wait for it when delivered first)."""
     seed = crdt.seed(BASE_SUBJECT, BASE_TEXT)
     a, b, c = "a" * 64, "b" * 64, "c" * 64
-    e1 = crdt.make_update(seed, a, Change(body="We meet on Tuesday at the old mill."))
-    e2 = crdt.make_update(seed, b, Change(title="Plans (draft)", add_tags=["meeting", "mill"]))
+    e1 = update(seed, a, Change(body="We meet on Tuesday at the old mill."))
+    e2 = update(seed, b, Change(title="Plans (draft)", add_tags=["meeting", "mill"]))
     after_e1 = crdt.merge(seed, [e1])[0]
-    e3 = crdt.make_update(after_e1, c, Change(body="We meet on Tuesday at the new mill!",
-                                              add_reactions=["+1"]))
+    e3 = update(after_e1, c, Change(body="We meet on Tuesday at the new mill!", add_reactions=["+1"]))
     after_123 = crdt.merge(seed, [e1, e2, e3])[0]
-    e4 = crdt.make_update(after_123, b, Change(remove_tags=["mill"], add_reactions=["heart"],
-                                               body="We meet on Tuesday at the new mill! Bring tea."))
-    e5 = crdt.make_update(seed, a, Change(body="Plans: we meet on Monday at the old mill.",
-                                          remove_reactions=["none"]))
-    updates = [e1, e2, e3, e4, e5]
-    assert all(u is not None for u in updates)
-    return updates  # type: ignore[return-value]
+    e4 = update(after_123, b, Change(remove_tags=["mill"], add_reactions=["heart"],
+                                     body="We meet on Tuesday at the new mill! Bring tea."))
+    e5 = update(seed, a, Change(body="Plans: we meet on Monday at the old mill.",
+                                remove_reactions=["none"]))
+    return [e1, e2, e3, e4, e5]
 
 
 def test_merged_state_is_identical_in_every_order() -> None:
