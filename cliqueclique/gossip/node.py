@@ -611,7 +611,8 @@ class GossipNode:
             assert isinstance(extra, list)
             self._accept_events(peer, proto, extra, now)
         elif isinstance(msg, IHave):
-            proto.on_ihave(peer, msg.ids, now)
+            if not proto.on_ihave(peer, msg.ids, now):
+                self._unsolicited_input(peer, msg.doc)
         elif isinstance(msg, Graft):
             proto.on_graft(peer, msg.ids, now)
         elif isinstance(msg, Prune):

@@ -180,6 +180,7 @@ class GossipConfig:
     max_distance: int = 64
     max_frame: int = MAX_FRAME
     max_orphans: int = 4096  # out-of-order events buffered per node
+    max_missing: int = 50_000  # announced-but-missing events chased per document
     unsolicited_limit: int = 64  # unsolicited messages tolerated per peer before reporting
     recent_limit: int = 4096  # per document, event ids remembered with who has them
     codec: EventCodec | None = None  # share one in simulations

@@ -505,9 +505,11 @@ class DocumentProtocol:
             link.pruned = True
             self._targets_cache = None
 
-    def on_ihave(self, peer: str, ids: tuple[str, ...], now: float) -> None:
+    def on_ihave(self, peer: str, ids: tuple[str, ...], now: float) -> bool:
+        """Note announced ids we lack. False if the announcements overflow what we
+        are willing to chase (a flood of made-up ids)."""
         if not self.active or peer not in self.links:
-            return
+            return True
         known = self.host.known_ids(ids)
         deadline = now + self.cfg.graft_timeout
         for event_id in ids:
@@ -515,10 +517,13 @@ class DocumentProtocol:
                 continue
             announcers = self.missing.get(event_id)
             if announcers is None:
+                if len(self.missing) >= self.cfg.max_missing:
+                    return False
                 self.missing[event_id] = [peer]
                 heapq.heappush(self.graft_heap, (deadline, event_id))
             elif peer not in announcers:
                 announcers.append(peer)
+        return True
 
     def on_graft(self, peer: str, ids: tuple[str, ...], now: float) -> None:
         link = self.links.get(peer)
