@@ -653,8 +653,11 @@ class GossipNode:
         to_store: list[Event] = []
         gap = False
         policy = self.policy
+        open_policy = type(policy) is Policy and not self._blocked_docs
         pending_ids = self._pending
-        doc_heads = link.heads.setdefault(doc, {})
+        doc_heads = link.heads.get(doc)
+        if doc_heads is None:
+            doc_heads = link.heads[doc] = {}
         for hops, ev in items:
             net = ev.network
             if net != doc:
@@ -663,7 +666,7 @@ class GossipNode:
                                       if e.kind is Kind.LINK and e.network == doc}
                 if not proto.subscribed or (net not in children and net not in batch_children):
                     continue  # stale: not (or no longer) in our scope
-            if not (policy.allows_author(ev.author) and self._allowed_doc(net)):
+            if not open_policy and not (policy.allows_author(ev.author) and self._allowed_doc(net)):
                 continue
             eid = ev.id
             if net == doc and doc_heads.get(ev.author, 0) < ev.seq:
@@ -682,7 +685,8 @@ class GossipNode:
             to_store.append(ev)
             if ev.seq == expected:
                 self._pending_heads[(ev.author, net)] = ev.seq
-                to_store.extend(self._take_orphans(ev.author, net, ev.seq + 1))
+                if self._orphans:
+                    to_store.extend(self._take_orphans(ev.author, net, ev.seq + 1))
         if to_store:
             self.emit(StoreEvents(tuple(to_store)))
         if gap:
