@@ -217,30 +217,45 @@ class Share:
         return sum(1 for n in live if n.store.present(wanted) == wanted), len(live)
 
 
-def _worker(workload: dict[str, Any], seed: int, index: int, count: int, conn: Any) -> None:
+def _worker(workload: dict[str, Any], seed: int, index: int, window: float, conn: Any,
+            other: Any) -> None:
+    """One of two processes: exchange frames and next deadlines with the other one
+    directly after every window, so both pick the same next window (no coordinator)."""
     gc.disable()  # millions of long-lived objects: cyclic collection would rescan them all
-    share = Share(workload, seed, index, count)
-    conn.send(share.sim.next_time())
+    share = Share(workload, seed, index, 2)
+    out: list[Any] = []
     while True:
-        msg = conn.recv()
-        if msg[0] == "run":
-            conn.send(share.run_window(*msg[1:]))
-        elif msg[0] == "partial":
-            conn.send(share.partial())
-        elif msg[0] == "complete":
-            conn.send(share.complete(msg[1]))
+        mine = (share.sim.next_time(), out)
+        if index == 0:  # one side sends first: two blocking sends could deadlock
+            other.send(mine)
+            theirs = other.recv()
         else:
-            return
+            theirs = other.recv()
+            other.send(mine)
+        inbox = theirs[1]
+        times = [t for t in (mine[0], theirs[0]) if t is not None]
+        times += [f[0] for f in out] + [f[0] for f in inbox]
+        if not times:
+            break
+        start = min(times)
+        end = start + window
+        if start < share.warmup:
+            end = min(end, share.warmup)
+        out, _ = share.run_window(inbox, start, end)
+    conn.send(share.partial())
+    conn.send(share.complete(conn.recv()))
 
 
 def run(workload: dict[str, Any], seed: int = 1, workers: int = 2) -> dict[str, Any]:
-    """Run one workload; with `workers` > 1, one process per share of the nodes in
-    lockstep windows as long as the shortest link between shares (conservative
-    parallel simulation: no frame can arrive within the window it was sent in)."""
+    """Run one workload, in one process or split over two (this machine has two cores).
+
+    Split runs are a conservative parallel simulation: each process owns half the
+    nodes and both advance in lockstep windows as long as the shortest link between
+    the halves, so no frame can arrive within the window it was sent in."""
     started = time.perf_counter()
-    cross = [lat for a, b, lat in workload["edges"] if a % workers != b % workers]
-    if cross and min(cross) <= 0:
-        workers = 1  # no lookahead: a zero-latency link between shares cannot be split
+    cross = [lat for a, b, lat in workload["edges"] if a % 2 != b % 2]
+    if workers > 1 and cross and min(cross) <= 0:
+        workers = 1  # no lookahead: a zero-latency link between the halves cannot be split
     if workers == 1:
         gc_was = gc.isenabled()
         gc.disable()
@@ -255,44 +270,22 @@ def run(workload: dict[str, Any], seed: int = 1, workers: int = 2) -> dict[str, 
                 gc.enable()
         return _metrics(workload, partials, done, live, time.perf_counter() - started)
     ctx = mp.get_context("fork")
-    pipes = [ctx.Pipe() for _ in range(workers)]
-    procs = [ctx.Process(target=_worker, args=(workload, seed, w, workers, pipes[w][1]))
-             for w in range(workers)]
+    window = min(cross, default=1000) / 1000
+    between = ctx.Pipe()
+    mains = [ctx.Pipe() for _ in range(2)]
+    procs = [ctx.Process(target=_worker, args=(workload, seed, w, window, mains[w][1], between[w]))
+             for w in range(2)]
     for p in procs:
         p.start()
-    conns = [pipe[0] for pipe in pipes]
-    window = min(cross, default=1000) / 1000
-    warmup = workload.get("params", {}).get("warmup_ms", 10_000) / 1000
-    nexts = [c.recv() for c in conns]
-    inbox: list[list[Any]] = [[] for _ in range(workers)]
-    while True:
-        times = [t for t in nexts if t is not None] + [f[0] for box in inbox for f in box]
-        if not times:
-            break
-        start = min(times)
-        end = start + window
-        if start < warmup:
-            end = min(end, warmup)
-        for w, c in enumerate(conns):
-            c.send(("run", inbox[w], start, end))
-        inbox = [[] for _ in range(workers)]
-        nexts = []
-        for c in conns:
-            out, nxt = c.recv()
-            nexts.append(nxt)
-            for frame in out:
-                inbox[frame[2] % workers].append(frame)
-    for c in conns:
-        c.send(("partial",))
+    conns = [pipe[0] for pipe in mains]
     partials = [c.recv() for c in conns]
     wanted = _wanted(partials)
+    for c in conns:
+        c.send(wanted)
     done = live = 0
     for c in conns:
-        c.send(("complete", wanted))
         d, lv = c.recv()
         done, live = done + d, live + lv
-    for c in conns:
-        c.send(("exit",))
     for p in procs:
         p.join()
     return _metrics(workload, partials, done, live, time.perf_counter() - started)
@@ -359,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, action="append", help="only these sizes")
     parser.add_argument("--failed", type=float, action="append", help="only these failure rates")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2, help="processes per run (1: no fork)")
+    parser.add_argument("--workers", type=int, default=2, choices=(1, 2),
+                        help="processes per run (1: no fork)")
     parser.add_argument("--dump", type=Path, help="write generated workloads to this directory")
     args = parser.parse_args(argv)
     if args.workload:
