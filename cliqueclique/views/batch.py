@@ -43,8 +43,15 @@ class Batch:
     deleted_docs: set[str] = field(default_factory=set)
     deleted_links: set[str] = field(default_factory=set)
 
-    def of_kind(self, kind: str) -> Iterator[Rec]:
-        return (r for r in self.recs if r.kind == kind)
+    _by_kind: dict[str, list[Rec]] | None = None
+
+    def of_kind(self, kind: str) -> list[Rec]:
+        """The batch's records of one kind, in log order."""
+        if self._by_kind is None:
+            self._by_kind = {}
+            for rec in self.recs:
+                self._by_kind.setdefault(rec.kind, []).append(rec)
+        return self._by_kind.get(kind, [])
 
 
 def chunks(items: Iterable[Any], size: int = SQL_CHUNK) -> Iterator[list[Any]]:

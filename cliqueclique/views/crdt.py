@@ -25,7 +25,6 @@ the state vector the editor saw.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -45,12 +44,6 @@ class StateFields:
     body: str
     tags: list[str] = field(default_factory=list)
     reactions: dict[str, list[str]] = field(default_factory=dict)
-
-    def tags_json(self) -> str:
-        return json.dumps(self.tags, ensure_ascii=False)
-
-    def reactions_json(self) -> str:
-        return json.dumps(self.reactions, sort_keys=True, ensure_ascii=False)
 
 
 def seed(subject: str, text: str) -> bytes:
@@ -104,6 +97,13 @@ def read(state: bytes) -> StateFields:
         if sep and reaction:
             reactions.setdefault(node, []).append(reaction)
     return StateFields(title, body, tags, reactions)
+
+
+def read_texts(state: bytes) -> tuple[str, str]:
+    """Just the title and body of a merged state (what the views index)."""
+    doc = _load(state)
+    with doc.transaction():
+        return str(doc.get("title", type=Text)), str(doc.get("body", type=Text))
 
 
 def _byte_offsets(text: str) -> list[int]:

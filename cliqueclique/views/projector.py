@@ -14,6 +14,7 @@ so they always see every event of the log.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 
 import sqlite_utils
@@ -48,9 +49,17 @@ def rebuild(db: sqlite_utils.Database, upto: int | None = None, chunk: int = REA
     schema.drop(db)
     schema.create(db, indexes=False)
     count = 0
-    for recs in read_log(db, 0, upto, chunk):
-        apply_records(db, recs)
-        count += len(recs)
+    collecting = gc.isenabled()
+    # A rebuild makes millions of short-lived, acyclic objects: cycle collection
+    # would only walk the whole heap again and again (refcounting frees them).
+    gc.disable()
+    try:
+        for recs in read_log(db, 0, upto, chunk):
+            apply_records(db, recs)
+            count += len(recs)
+    finally:
+        if collecting:
+            gc.enable()
     schema.create_indexes(db)
     return count
 

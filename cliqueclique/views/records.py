@@ -48,7 +48,7 @@ def _decode_all(kinds: Sequence[str], bodies: Sequence[bytes | None]) -> list[An
         else:
             json_at.append(i)
     if json_at:
-        text = "[" + ",".join(bytes(bodies[i]).decode() for i in json_at) + "]"  # type: ignore[arg-type]
+        text = b"[" + b",".join([bodies[i] for i in json_at]) + b"]"  # type: ignore[misc]
         for i, value in zip(json_at, json.loads(text)):
             out[i] = value
     return out

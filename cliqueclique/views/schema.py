@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: The views, in the order they are applied to each batch.
 VIEWS = ("documents", "threads", "local", "directory", "search")
@@ -48,10 +48,7 @@ CREATE TABLE doc_props (
 CREATE TABLE doc_state (
     doc TEXT PRIMARY KEY,
     state BLOB NOT NULL,            -- merge of seed + every edit (canonical bytes)
-    title TEXT NOT NULL,
-    body TEXT NOT NULL,
-    tags TEXT NOT NULL,             -- JSON list
-    reactions TEXT NOT NULL,        -- JSON {node: [reaction, ...]}
+    body TEXT NOT NULL,             -- the merged body (the title is docs.title)
     edits INTEGER NOT NULL
 );
 -- threads: reply edges, `above` is the document replied to
@@ -105,7 +102,7 @@ _DUMPS = {
     "docs": "SELECT id, author, timestamp, subject, title, content_type, editors, deleted "
             "FROM docs ORDER BY id",
     "doc_props": "SELECT doc, name, value FROM doc_props ORDER BY doc, name",
-    "doc_state": "SELECT doc, state, title, body, tags, reactions, edits FROM doc_state ORDER BY doc",
+    "doc_state": "SELECT doc, state, body, edits FROM doc_state ORDER BY doc",
     "edges": "SELECT link, above, below, direction, author, timestamp FROM edges ORDER BY link",
     "local_flags": "SELECT node, doc, subscribed, bookmarked, read, blocked, note "
                    "FROM local_flags ORDER BY node, doc",
