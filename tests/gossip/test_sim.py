@@ -312,3 +312,29 @@ def test_lost_eager_pushes_are_recovered_by_graft_then_pruned() -> None:
     last = max(i for i, f in enumerate(frames) if f[:2] == (x.index, pruned) and "Prune" in f[2])
     later = [f for f in frames[last + 1:] if f[0] == pruned and f[1] == x.index and "Events" in f[2]]
     assert len(later) <= 1  # at most one push was already in flight
+
+
+def test_no_count_to_infinity_on_a_ring() -> None:
+    """A ring is where distance-vector routing counts to infinity: ours never counts up."""
+    sim = SimNetwork(101, config=fast_config)
+    sim.add_nodes(8)
+    for i in range(8):
+        sim.connect(i, (i + 1) % 8, latency=0.02)
+    sim.auto_connect = False
+    root = start_forum(sim)
+    join_all(sim, root, [1, 2, 3, 4, 5, 6, 7])
+    sim.run_until_quiet(sim.now + 100)
+    check_tree(sim, root)
+    center = sim.nodes[0].gossip.info(root).center  # type: ignore[union-attr]
+    before = {n.node_id: n.gossip.info(root).distance for n in sim.nodes}  # type: ignore[union-attr]
+    seen: list[tuple[str, int]] = []
+
+    def watch(node: object, event: object, now: float) -> None:
+        if isinstance(event, CenterChanged) and event.center == center:
+            seen.append((node.node_id, event.distance))  # type: ignore[attr-defined]
+    sim.listeners.append(watch)
+    sim.crash(sim.by_id[center].index)
+    sim.run_until_quiet(sim.now + 1000)
+    assert all(distance <= before[nid] for nid, distance in seen)
+    check_tree(sim, root)
+    assert all(n.gossip.info(root).center != center for n in sim.alive())  # type: ignore[union-attr]
