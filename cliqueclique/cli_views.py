@@ -9,7 +9,7 @@ expected failure is a `CliqueError`, which the group prints as one line
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -43,7 +43,7 @@ def _emit_json(value: Any) -> None:
 def _when(ms: int | None) -> str:
     if ms is None:
         return "?"
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _line(entry: ThreadEntry) -> str:
