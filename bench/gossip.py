@@ -131,14 +131,15 @@ def make_workload(n: int, failed: float, seed: int, authors: int = 10, posts: in
 
 
 class Share:
-    """One process's share of a run: the nodes `i % count == index` (all nodes if count is 1)."""
+    """One process's share of a run: the nodes with `side[i] == index` (all if side is None)."""
 
-    def __init__(self, workload: dict[str, Any], seed: int, index: int = 0, count: int = 1) -> None:
+    def __init__(self, workload: dict[str, Any], seed: int, index: int = 0,
+                 side: list[int] | None = None) -> None:
         self.workload = workload
         params = workload.get("params", {})
         self.warmup = params.get("warmup_ms", 10_000) / 1000
         n = len(workload["node_ids"])
-        local = None if count == 1 else (lambda i: i % count == index)
+        local = None if side is None else (lambda i: side[i] == index)
         self.is_local = local or (lambda i: True)
         sim = self.sim = SimNetwork(seed, auto_connect=False, keep_app_events=False, local=local)
         sim.add_nodes(n)
@@ -225,12 +226,52 @@ class Share:
         return sum(1 for n in live if n.store.present(wanted) == wanted), len(live)
 
 
-def _worker(workload: dict[str, Any], seed: int, index: int, window: float, conn: Any,
-            other: Any) -> None:
+def split(workload: dict[str, Any]) -> tuple[list[int], float]:
+    """Two halves of the nodes and the shortest link between them (the window, ms).
+
+    Nodes joined by short links are kept together (union-find over links shorter
+    than a threshold, then the groups dealt out largest first), trying the
+    highest threshold that still gives halves within 45-55%: the longer the
+    shortest link between the halves, the fewer the synchronisation windows."""
+    n = len(workload["node_ids"])
+    edges = workload["edges"]
+    best: tuple[list[int], float] = ([i % 2 for i in range(n)], 0.0)
+    best = (best[0], min((lat for a, b, lat in edges if best[0][a] != best[0][b]), default=1000))
+    for threshold in sorted({lat for _, _, lat in edges}, reverse=True):
+        parent = list(range(n))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+        for a, b, lat in edges:
+            if lat < threshold:
+                parent[find(a)] = find(b)
+        groups: dict[int, list[int]] = defaultdict(list)
+        for i in range(n):
+            groups[find(i)].append(i)
+        side = [0] * n
+        sizes = [0, 0]
+        for members in sorted(groups.values(), key=lambda g: (-len(g), g[0])):
+            half = 0 if sizes[0] <= sizes[1] else 1
+            for i in members:
+                side[i] = half
+            sizes[half] += len(members)
+        if min(sizes) >= 0.45 * n:
+            window = min((lat for a, b, lat in edges if side[a] != side[b]), default=1000)
+            if window > best[1]:
+                best = (side, window)
+            break
+    return best
+
+
+def _worker(workload: dict[str, Any], seed: int, index: int, side: list[int], window: float,
+            conn: Any, other: Any) -> None:
     """One of two processes: exchange frames and next deadlines with the other one
     directly after every window, so both pick the same next window (no coordinator)."""
     gc.disable()  # millions of long-lived objects: cyclic collection would rescan them all
-    share = Share(workload, seed, index, 2)
+    share = Share(workload, seed, index, side)
     out: list[Any] = []
     while True:
         mine = (share.sim.next_time(), out)
@@ -261,7 +302,8 @@ def run(workload: dict[str, Any], seed: int = 1, workers: int = 2) -> dict[str, 
     nodes and both advance in lockstep windows as long as the shortest link between
     the halves, so no frame can arrive within the window it was sent in."""
     started = time.perf_counter()
-    cross = [lat for a, b, lat in workload["edges"] if a % 2 != b % 2]
+    side, _ = split(workload)
+    cross = [lat for a, b, lat in workload["edges"] if side[a] != side[b]]
     if workers > 1 and cross and min(cross) <= 0:
         workers = 1  # no lookahead: a zero-latency link between the halves cannot be split
     if workers == 1:
@@ -281,7 +323,8 @@ def run(workload: dict[str, Any], seed: int = 1, workers: int = 2) -> dict[str, 
     window = min(cross, default=1000) / 1000
     between = ctx.Pipe()
     mains = [ctx.Pipe() for _ in range(2)]
-    procs = [ctx.Process(target=_worker, args=(workload, seed, w, window, mains[w][1], between[w]))
+    procs = [ctx.Process(target=_worker,
+                         args=(workload, seed, w, side, window, mains[w][1], between[w]))
              for w in range(2)]
     for p in procs:
         p.start()

@@ -82,11 +82,22 @@ The digests in `Attrs` are refreshed once a document has been quiet for
 `settle_delay`; a link whose digest differs from ours triggers another vector
 exchange (with backoff, at most `reconcile_attempts` times), which makes
 delivery reliable under loss without any periodic traffic.
+
+Bad input. `GossipNode.receive` decodes and checks a whole frame (structure,
+every event's encoding and signature through a shared `EventCodec`, the
+document it names, distances and serials) before applying any of it; a
+failure drops the frame and becomes `PeerMisbehaved`. Events the log later
+rejects (forged chains, equivocations, unauthorised edits) are blamed on the
+peer that sent them; subscription events are never accepted from peers.
+Unsolicited input is counted and reported every `unsolicited_limit` messages,
+and everything a peer can make us remember is bounded (orphans, announced
+ids, recent ids).
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, TypeVar
@@ -253,7 +264,7 @@ class DocumentProtocol:
         self.scope_digest = NO_DIGEST
         self.missing: dict[str, list[str]] = {}  # event id -> peers that announced it
         self.graft_heap: list[tuple[float, str]] = []
-        self.recent: dict[str, set[str]] = {}  # event id -> peers known to hold it
+        self.recent: OrderedDict[str, set[str]] = OrderedDict()  # event id -> peers that hold it
         self.first_source: dict[str, str] = {}  # event id -> the peer it first came from
         self.suggested: set[tuple[str, str]] = set()
         self.dirty = True  # metadata inputs since the last flush: election etc. must rerun
@@ -426,8 +437,7 @@ class DocumentProtocol:
         have = self.recent.get(event_id)
         if have is None:
             if len(self.recent) >= self.cfg.recent_limit:
-                oldest = next(iter(self.recent))
-                del self.recent[oldest]
+                oldest, _ = self.recent.popitem(last=False)  # O(1), unlike a plain dict
                 self.first_source.pop(oldest, None)
             have = self.recent[event_id] = set()
         return have
