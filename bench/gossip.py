@@ -226,6 +226,13 @@ class Share:
         return sum(1 for n in live if n.store.present(wanted) == wanted), len(live)
 
 
+def _find(parent: list[int], x: int) -> int:
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
 def split(workload: dict[str, Any]) -> tuple[list[int], float]:
     """Two halves of the nodes and the shortest link between them (the window, ms).
 
@@ -239,18 +246,12 @@ def split(workload: dict[str, Any]) -> tuple[list[int], float]:
     best = (best[0], min((lat for a, b, lat in edges if best[0][a] != best[0][b]), default=1000))
     for threshold in sorted({lat for _, _, lat in edges}, reverse=True):
         parent = list(range(n))
-
-        def find(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
         for a, b, lat in edges:
             if lat < threshold:
-                parent[find(a)] = find(b)
+                parent[_find(parent, a)] = _find(parent, b)
         groups: dict[int, list[int]] = defaultdict(list)
         for i in range(n):
-            groups[find(i)].append(i)
+            groups[_find(parent, i)].append(i)
         side = [0] * n
         sizes = [0, 0]
         for members in sorted(groups.values(), key=lambda g: (-len(g), g[0])):
