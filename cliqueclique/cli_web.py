@@ -23,7 +23,7 @@ from .cli import cli
 from .errors import NodeError
 from .eventlog import Event
 from .home import Home
-from .node import Node, NodeOptions
+from .node import Node, NodeOptions, Watch
 from .views import Change, edit_document
 from .web import WebOptions
 
@@ -96,17 +96,16 @@ async def _conversation(home: Home, nodes: list[Node]) -> str:
         await _joined(node, invite, forum.id)
     hello = await bob.post("Re: Welcome to cliqueclique", "Hi Alice, Bob here. Replicated! 👋",
                            parent=forum.id)
-    await _arrival(carol, hello)
+    await _everywhere(nodes, hello)
     answer = await carol.post("Re: Bob", "Carol here, answering Bob **one level down**.",
                               parent=hello.id)
-    await _arrival(alice, answer)
+    await _everywhere(nodes, answer)
     edit = await alice.write(lambda author, store: edit_document(
         author, store, forum.id, Change(body=WELCOME + "\n\n*Edited:* Bob and Carol are here.")))
+    await _everywhere(nodes, edit)
     last = await alice.post("Re: Welcome to cliqueclique", "Welcome, both of you. Now try it from "
                             "the browser: reply at any level, edit, delete.", parent=forum.id)
-    for node in (bob, carol):  # everyone has seen everything before the newcomer looks
-        await _arrival(node, edit)
-        await _arrival(node, last)
+    await _everywhere(nodes, last)  # everyone has seen everything before the newcomer looks
     marker.write_text(json.dumps({"forum": forum.id}))
     return forum.id
 
@@ -117,17 +116,19 @@ async def _joined(node: Node, invite: object, forum: str) -> None:
         await _wait(node, events, forum)
 
 
-async def _arrival(node: Node, event: Event) -> None:
-    with node.watch_all() as events:
-        await _wait(node, events, event.id)
+async def _everywhere(nodes: list[Node], event: Event) -> None:
+    """Until every node holds `event`."""
+    for node in nodes:
+        with node.watch_all() as events:
+            await _wait(node, events, event.id)
 
 
-async def _wait(node: Node, events: object, event_id: str) -> None:
+async def _wait(node: Node, events: Watch, event_id: str) -> None:
     """Until `node` holds `event_id` (the watch was opened first, so nothing is missed)."""
     if node.reader.get(event_id) is not None:
         return
     with trio.move_on_after(ARRIVAL_TIMEOUT):
-        async for event in events:  # type: ignore[attr-defined]
+        async for event in events:
             if event.id == event_id:
                 return
     raise NodeError(f"{node.local.name} did not receive {event_id[:16]} within {ARRIVAL_TIMEOUT:g}s")

@@ -88,9 +88,21 @@ class NodeState:
 
     @contextmanager
     def _tx(self) -> Iterator[None]:
+        # IMMEDIATE, not deferred: a deferred transaction that reads first and
+        # then writes fails at once with SQLITE_BUSY ("database is locked", the
+        # busy timeout does not apply) if the log writer commits in between, as
+        # it does all the time on a busy node. Taking the write lock up front
+        # waits for the writer instead.
+        conn = self.db.conn
         try:
-            with self.db.atomic():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
                 yield
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         except sqlite3.Error as e:
             raise StoreError(f"node state write failed: {e}") from e
 

@@ -8,7 +8,6 @@ the event loop, its only owner, before that.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,10 +130,7 @@ async def error_page(request: Request, exc: Exception) -> Response:
     message = str(exc)
     if wants_json(request) or request.url.path == "/live":
         return JSONResponse({"error": message}, status_code=status)
-    try:
-        return await web_of(request).render(request, "error.html", status=status, message=message)
-    except Exception:  # the error page itself failed: fall back to plain text
-        return HTMLResponse(json.dumps(message), status_code=status)
+    return await web_of(request).render(request, "error.html", status=status, message=message)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:

@@ -13,6 +13,7 @@ unsubscribe is left alone, since only new links trigger this.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
@@ -80,10 +81,14 @@ async def follow_threads(node: Node, reader: Reader) -> None:
             wake = trio.Event()
             batch = dict(seen)
             seen.clear()
-            ready, later = await reader.run(lambda store: to_follow(store, node.id, batch))
+            ready, later = await reader.run(partial(_to_follow_in, node.id, batch))
             waiting.update(later)
             if ready:
                 await _subscribe(node, ready)
+
+
+def _to_follow_in(me: str, links: dict[str, str], store: SQLiteStore) -> tuple[list[str], dict[str, str]]:
+    return to_follow(store, me, links)
 
 
 async def _subscribe(node: Node, documents: list[str]) -> None:

@@ -40,7 +40,7 @@ class Post:
     status: str  # ok | deleted | missing
     author: str | None = None
     title: str | None = None
-    body: Markup = Markup("")
+    body: Markup = field(default_factory=Markup)
     timestamp: int | None = None
     unread: bool = False
     replies: int = 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ def markdown(text: str) -> Markup:
     html = _MD.render(text)
     clean = nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                       url_schemes=URL_SCHEMES, link_rel="noopener noreferrer nofollow")
-    return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
+    return Markup(clean)
 
 
 def short(node_id: str | None, length: int = 8) -> str:
@@ -82,7 +82,7 @@ def when(ms: int | None, now: float | None = None) -> str:
         return f"{max(1, round(seconds / 60))} min ago"
     if seconds < 86400:
         return f"{round(seconds / 3600)} h ago"
-    stamp = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return f"{stamp.day} {stamp:%b %Y}"
 
 
@@ -90,7 +90,7 @@ def iso(ms: int | None) -> str:
     """A timestamp for `<time datetime=...>` and tooltips."""
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def environment() -> Environment:

@@ -110,7 +110,7 @@ class Guard:
         if self.options.allow_remote and not self.options.loopback:
             return  # any name may reach a remote UI; the access token guards it
         if host.lower() not in self.hosts:
-            raise ForeignHost(f"this is the cliqueclique web UI for {sorted(self.hosts)[0]}; "
+            raise ForeignHost(f"this is the cliqueclique web UI for {min(self.hosts)}; "
                               f"requests for host {host!r} are refused")
 
     def _check_token(self, scope: Scope, headers: dict[str, str]) -> None:

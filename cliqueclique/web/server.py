@@ -74,7 +74,7 @@ async def run_web(node: Node, options: WebOptions, *,
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_invalidate, web)
             nursery.start_soon(follow_threads, node, reader)
-            await nursery.start(serve, app, _config(sock.detach()))  # type: ignore[arg-type]
+            await nursery.start(serve, app, _config(sock.detach()))
             node.state.publish_status(WEB_STATUS, {"url": url})
             task_status.started(url)
     finally:

@@ -40,6 +40,69 @@ def still_same_page(page: Page) -> bool:
     return bool(page.evaluate("window.__notReloaded === true"))
 
 
+def reply_appears_live(page_a: Page, page_b: Page, root: str) -> str:
+    """A reply typed in page A appears in page B without a reload; the reply's id."""
+    page_a.fill(f"#compose-{root} textarea[name=body]", "Count me in, I will bring a map.")
+    page_a.click(f"#compose-{root} button[type=submit]")
+    page_a.wait_for_url(f"**/t/{root}#d-*")
+    reply = page_a.url.split("#d-")[1]
+    expect(page_b.locator(f"#d-{reply} > .own .post-body")).to_contain_text("bring a map")
+    expect(page_b.locator(f"#d-{reply} .badge.new")).to_be_visible()
+    assert still_same_page(page_b)
+    return reply
+
+
+def nested_reply_appears_live(page_a: Page, page_b: Page, a: WebNode, root: str, reply: str) -> None:
+    """B answers the reply with the box under it; A sees the answer nested under the reply."""
+    open_live_thread(page_a, a, root)
+    page_b.click(f"#d-{reply} > .own .reply-btn")
+    page_b.fill(f"#compose-{reply} textarea[name=body]", "Great, I'll bring snacks.")
+    page_b.click(f"#compose-{reply} button[type=submit]")
+    expect(page_a.locator(f"#d-{reply} > .replies > details.post .post-body")).to_contain_text("bring snacks")
+    assert still_same_page(page_a)
+    screenshot(page_a, "thread-a-nested")
+
+
+def edit_appears_live(page_a: Page, page_b: Page, b: WebNode, root: str, reply: str) -> None:
+    open_live_thread(page_b, b, root)
+    page_a.click(f"#d-{reply} > .own a:has-text('Edit')")
+    page_a.fill("textarea[name=body]", "Count me in, I will bring a map **and a compass**.")
+    page_a.click("button:has-text('Save')")
+    page_a.wait_for_url(f"**/t/{root}#d-{reply}")
+    expect(page_b.locator(f"#d-{reply} > .own .post-body strong")).to_have_text("and a compass")
+    expect(page_b.locator(f"#d-{reply} > summary")).to_contain_text("edited")
+    assert still_same_page(page_b)
+
+
+def deletion_appears_live(page_a: Page, page_b: Page, reply: str) -> None:
+    """The post is hidden on both pages; the nested answer stays in place under it."""
+    page_a.once("dialog", lambda dialog: dialog.accept())
+    page_a.click(f"#d-{reply} > .own button:has-text('Delete')")
+    expect(page_a.locator(f"#d-{reply} > .own .tomb")).to_contain_text("deleted")
+    expect(page_b.locator(f"#d-{reply} > .own .tomb")).to_contain_text("deleted by its author")
+    expect(page_b.locator(f"#d-{reply} > .own .post-body")).to_have_count(0)
+    expect(page_b.locator(f"#d-{reply} > .replies .post-body")).to_contain_text("bring snacks")
+    assert still_same_page(page_b)
+    screenshot(page_b, "thread-b-after-delete")
+
+
+def network_has_both_nodes(page: Page, a: WebNode, b: WebNode, root: str) -> None:
+    page.goto(f"{a.url}d/{root}/network")
+    expect(page.locator("svg.network g.node")).to_have_count(2)
+    expect(page.locator("svg.network g.node.me")).to_have_count(1)
+    expect(page.locator("svg.network g.node.center")).to_have_count(1)
+    expect(page.locator(f"svg.network g.node[data-id='{b.serve.node_id}']")).to_have_count(1)
+    expect(page.locator("svg.network line.edge.tree")).to_have_count(1)
+    screenshot(page, "network")
+
+
+def screenshots_of_the_main_pages(page: Page, node: WebNode, root: str) -> None:
+    for path, name in ((f"t/{root}", "thread"), ("", "home"), ("peers", "peers"), ("sync", "sync"),
+                       ("new", "new-forum"), ("dirs", "directories"), ("nodes", "nodes")):
+        page.goto(node.url + path)
+        screenshot(page, name)
+
+
 def test_replies_edits_and_deletions_appear_live_on_the_other_node(
         pair: tuple[WebNode, WebNode], browser: Browser) -> None:
     a, b = pair
@@ -54,61 +117,12 @@ def test_replies_edits_and_deletions_appear_live_on_the_other_node(
     page_b.wait_for_url(f"**/t/{root}")
     expect(page_b.locator(".thread-title")).to_have_text(subject)
     open_live_thread(page_b, b, root)
-
-    # A reply typed in page A appears in page B without a reload.
-    page_a.fill(f"#compose-{root} textarea[name=body]", "Count me in, I will bring a map.")
-    page_a.click(f"#compose-{root} button[type=submit]")
-    page_a.wait_for_url(f"**/t/{root}#d-*")
-    reply = page_a.url.split("#d-")[1]
-    expect(page_b.locator(f"#d-{reply} .post-body")).to_contain_text("bring a map")
-    expect(page_b.locator(f"#d-{reply} .badge.new")).to_be_visible()
-    assert still_same_page(page_b)
-
-    # B answers that reply one level down, with the reply box under it; A sees it nested.
-    open_live_thread(page_a, a, root)
-    page_b.click(f"#o-{reply} .reply-btn")
-    page_b.fill(f"#compose-{reply} textarea[name=body]", "Great, I'll bring snacks.")
-    page_b.click(f"#compose-{reply} button[type=submit]")
-    expect(page_a.locator(f"#r-{reply} > details.post .post-body")).to_contain_text("bring snacks")
-    assert still_same_page(page_a)
-    screenshot(page_a, "thread-a-nested")
-
-    # An edit made in A propagates to B's open page.
-    open_live_thread(page_b, b, root)
-    page_a.click(f"#o-{reply} a:has-text('Edit')")
-    page_a.fill("textarea[name=body]", "Count me in, I will bring a map **and a compass**.")
-    page_a.click("button:has-text('Save')")
-    page_a.wait_for_url(f"**/t/{root}#d-{reply}")
-    expect(page_b.locator(f"#o-{reply} .post-body strong")).to_have_text("and a compass")
-    expect(page_b.locator(f"#d-{reply} > summary")).to_contain_text("edited")
-    assert still_same_page(page_b)
-
-    # A deletion made in A propagates; the nested answer stays in place under the hidden post.
-    page_a.once("dialog", lambda dialog: dialog.accept())
-    page_a.click(f"#o-{reply} button:has-text('Delete')")
-    expect(page_a.locator(f"#o-{reply} .tomb")).to_contain_text("deleted")
-    expect(page_b.locator(f"#o-{reply} .tomb")).to_contain_text("deleted by its author")
-    expect(page_b.locator(f"#o-{reply} .post-body")).to_have_count(0)
-    expect(page_b.locator(f"#r-{reply} .post-body")).to_contain_text("bring snacks")
-    assert still_same_page(page_b)
-    screenshot(page_b, "thread-b-after-delete")
-
-    # The network page draws the forum's network: both nodes.
-    page_a.goto(f"{a.url}d/{root}/network")
-    expect(page_a.locator("svg.network g.node")).to_have_count(2)
-    expect(page_a.locator("svg.network g.node.me")).to_have_count(1)
-    expect(page_a.locator("svg.network g.node.center")).to_have_count(1)
-    expect(page_a.locator(f"svg.network g.node[data-id='{b.serve.node_id}']")).to_have_count(1)
-    expect(page_a.locator("svg.network line.edge.tree")).to_have_count(1)
-    screenshot(page_a, "network")
-
-    for page, node, name in ((page_a, a, "a"), (page_b, b, "b")):
-        page.goto(f"{node.url}t/{root}")
-        screenshot(page, f"thread-{name}")
-    for path, name in (("", "home"), ("peers", "peers"), ("sync", "sync"), ("new", "new-forum"),
-                       ("dirs", "directories"), ("nodes", "nodes")):
-        page_a.goto(a.url + path)
-        screenshot(page_a, name)
+    reply = reply_appears_live(page_a, page_b, root)
+    nested_reply_appears_live(page_a, page_b, a, root, reply)
+    edit_appears_live(page_a, page_b, b, root, reply)
+    deletion_appears_live(page_a, page_b, reply)
+    network_has_both_nodes(page_a, a, b, root)
+    screenshots_of_the_main_pages(page_a, a, root)
     page_a.context.close()
     page_b.context.close()
 

@@ -61,7 +61,8 @@
       existing.className = post.className;
       return;
     }
-    const container = document.getElementById(`r-${got.container || thread}`);
+    const container = got.container && got.container !== thread
+      ? document.querySelector(`#d-${got.container} > .replies`) : document.getElementById("replies");
     if (!container) return;
     post.classList.add("live-new");
     container.appendChild(post);
@@ -119,6 +120,12 @@
     };
   }
 
+  // The id of the post an element belongs to (posts are #d-<id>, the opening one included).
+  function postOf(element) {
+    const post = element.closest("details.post, article.opening");
+    return post ? post.id.slice(2) : null;
+  }
+
   // --- reply boxes at any level ----------------------------------------------------------------
   const template = document.getElementById("reply-template");
 
@@ -144,7 +151,7 @@
     if (!target) return;
     const reply = target.closest(".reply-btn");
     if (reply && thread) {
-      if (openReply(reply.dataset.parent)) event.preventDefault();
+      if (openReply(postOf(reply))) event.preventDefault();
       return;
     }
     const fold = target.closest("[data-fold]");
@@ -179,7 +186,8 @@
       });
       const data = await response.json().catch(() => ({}));
       if (!response.ok) { say(data.error || `Refused (${response.status})`); return; }
-      if (thread && button.dataset.doc) refreshPost(button.dataset.doc);
+      const doc = postOf(button);
+      if (thread && doc) refreshPost(doc);
       else location.reload();
     } catch (error) {
       say("The node did not answer: is it still running?");
