@@ -62,7 +62,9 @@ class Web:
         def run(store: SQLiteStore) -> str:
             loaded = load(store) if load is not None else {}
             template = self.env.get_template(name)
-            return template.render(nodes=self.switcher.entries(), **base, **context, **loaded)
+            entries = self.switcher.entries()
+            names = {entry.id: entry.name for entry in entries}  # local nodes go by their names
+            return template.render(nodes=entries, local_names=names, **base, **context, **loaded)
 
         return HTMLResponse(await self.reader.run(run), status_code=status, headers=headers)
 

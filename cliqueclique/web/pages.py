@@ -112,7 +112,7 @@ async def network(request: Request) -> Response:
         return {"state": state, "top": model.thread_root(store, doc) if state else doc}
 
     return await web.render(request, "network_svg.html" if fragment else "network.html", load=load,
-                            doc=doc, picture=picture, nav="sync")
+                            doc=doc, picture=picture)
 
 
 async def directories(request: Request) -> Response:

@@ -124,7 +124,7 @@ class Guard:
         if hmac.compare_digest(query.get("token", [""])[0].encode(), token.encode()):
             rest = urlencode({k: v for k, v in query.items() if k != "token"}, doseq=True)
             location = scope["path"] + (f"?{rest}" if rest else "")
-            cookie = f"{self.auth_cookie}={token}; Path=/; HttpOnly; SameSite=Strict"
+            cookie = f"{self.auth_cookie}={token}; Path=/; HttpOnly; SameSite=Lax"
             raise _Redirect(location, cookie)
         raise AccessDenied("this web UI needs its access token: open the URL 'cliqueclique serve' "
                            "printed (it ends with ?token=...)")
@@ -136,7 +136,9 @@ class Guard:
                 if not path.startswith("/static/"):
                     headers.append((b"cache-control", b"no-store"))
                 if new_session is not None:
-                    cookie = f"{self.session_cookie}={new_session}; Path=/; HttpOnly; SameSite=Strict"
+                    # Lax, not Strict: a link to the UI followed from elsewhere must not arrive
+                    # without the cookie and replace the session (invalidating open tabs' tokens).
+                    cookie = f"{self.session_cookie}={new_session}; Path=/; HttpOnly; SameSite=Lax"
                     headers.append((b"set-cookie", cookie.encode()))
                 message["headers"] = headers
             await send(message)

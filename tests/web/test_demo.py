@@ -8,12 +8,27 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+from playwright.sync_api import Browser, expect
+
 from tests.node.harness import DEADLINE, ROOT
 
-from .conftest import WebNode, raw_request
+from .conftest import WebNode, raw_request, screenshot
 
 
-def test_demo_starts_three_nodes_that_talk_and_serves_their_web_uis() -> None:
+def look_at_alice(browser: Browser, url: str, forum: str) -> None:
+    """Alice is the hub (both joined through her): her picture of the forum holds all three."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{url}d/{forum}/network")
+    expect(page.locator("svg.network g.node")).to_have_count(3)
+    screenshot(page, "demo-network")
+    page.goto(f"{url}t/{forum}")
+    page.click(".switcher summary")
+    expect(page.locator(".switcher .menu li")).to_have_count(3)
+    screenshot(page, "demo-thread-switcher")
+    page.close()
+
+
+def test_demo_starts_three_nodes_that_talk_and_serves_their_web_uis(browser: Browser) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "cliqueclique", "demo"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -42,6 +57,7 @@ def test_demo_starts_three_nodes_that_talk_and_serves_their_web_uis() -> None:
                 assert text in thread, (name, text)
             for other in set(urls) - {name}:  # the node switcher links to the other two UIs
                 assert urls[other] in home
+        look_at_alice(browser, urls["alice"], forum)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:

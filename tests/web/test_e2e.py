@@ -96,6 +96,14 @@ def network_has_both_nodes(page: Page, a: WebNode, b: WebNode, root: str) -> Non
     screenshot(page, "network")
 
 
+def sync_page_shows_the_forum(page: Page, node: WebNode, subject: str, peer: str) -> None:
+    page.goto(node.url + "sync")
+    card = page.locator(".sync-card", has_text=subject)
+    expect(card.locator("progress").first).to_be_visible()
+    expect(card.locator(".pill")).to_have_text("in sync")  # the page refreshes itself meanwhile
+    expect(card.locator(".peer-progress")).to_contain_text(peer[:8])
+
+
 def screenshots_of_the_main_pages(page: Page, node: WebNode, root: str) -> None:
     for path, name in ((f"t/{root}", "thread"), ("", "home"), ("peers", "peers"), ("sync", "sync"),
                        ("new", "new-forum"), ("dirs", "directories"), ("nodes", "nodes")):
@@ -122,6 +130,10 @@ def test_replies_edits_and_deletions_appear_live_on_the_other_node(
     edit_appears_live(page_a, page_b, b, root, reply)
     deletion_appears_live(page_a, page_b, reply)
     network_has_both_nodes(page_a, a, b, root)
+    page_b.click("button:has-text('Mark all read')")
+    expect(page_b.locator(".unread-count")).to_have_count(0)
+    expect(page_b.locator(".badge.new")).to_have_count(0)
+    sync_page_shows_the_forum(page_a, a, subject, b.serve.node_id)
     screenshots_of_the_main_pages(page_a, a, root)
     page_a.context.close()
     page_b.context.close()
@@ -150,3 +162,32 @@ def test_peers_page_adds_shows_and_bans_a_peer(pair: tuple[WebNode, WebNode], br
     finally:
         page.context.close()
         carl.stop()
+
+
+def test_directory_search_as_you_type(pair: tuple[WebNode, WebNode], browser: Browser) -> None:
+    a, _ = pair
+    page = a.page(browser)
+    page.goto(a.url + "dirs")
+    page.fill("input[name=name]", "Recipes")
+    page.click("button:has-text('Create')")
+    page.wait_for_url("**/dirs/*")
+    for subject in ("Pancakes", "Pasta carbonara", "Pesto", "Soup of the day"):
+        page.fill("input[name=subject]", subject)
+        page.fill("textarea[name=body]", f"How to make {subject.lower()}.")
+        page.click("button:has-text('Add')")
+        expect(page.locator("#dir-results")).to_contain_text(subject)
+    page.fill("#dir-prefix", "")
+    page.evaluate("window.__notReloaded = true")
+    page.locator("#dir-prefix").press_sequentially("pa")
+    expect(page.locator("#dir-results li")).to_have_count(2)
+    expect(page.locator("#dir-results")).to_contain_text("Pasta carbonara")
+    page.locator("#dir-prefix").press_sequentially("s")
+    expect(page.locator("#dir-results li")).to_have_count(1)
+    page.locator("#dir-prefix").press_sequentially("x")
+    expect(page.locator("#dir-results")).to_contain_text("Nothing starts with")
+    assert still_same_page(page)
+    page.fill("#dir-prefix", "")
+    page.locator("#dir-prefix").press_sequentially("p")
+    expect(page.locator("#dir-results li")).to_have_count(3)
+    screenshot(page, "directory")
+    page.context.close()
