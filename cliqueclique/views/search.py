@@ -99,6 +99,7 @@ class Filters:
     text: str | None = None
     properties: Mapping[str, str] | None = None
     include_deleted: bool = False
+    top_level: bool = False  # only documents nothing links to (forums, not their replies)
     limit: int = 100
 
 
@@ -149,6 +150,8 @@ def _conditions(f: Filters) -> tuple[list[str], list[Any]]:
     if f.parents_of is not None:
         where.append("d.id IN (SELECT above FROM edges WHERE below = ?)")
         params.append(f.parents_of)
+    if f.top_level:
+        where.append("NOT EXISTS (SELECT 1 FROM edges e WHERE e.below = d.id)")
     if f.children_of is not None:
         where.append("d.id IN (SELECT below FROM edges WHERE above = ?)")
         params.append(f.children_of)

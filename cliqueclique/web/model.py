@@ -161,10 +161,6 @@ class ForumRow:
     bookmarked: bool = False
 
 
-def _is_root(store: SQLiteStore, doc: str) -> bool:
-    return not find(store, Filters(parents_of=doc, limit=1, include_deleted=True))
-
-
 def _unread_below(store: SQLiteStore, me: str, doc: DocumentSummary) -> int:
     below = len(find(store, Filters(node=me, under=doc.id, unread=True, limit=COUNT_LIMIT)))
     return below + (0 if doc.read else 1)
@@ -173,8 +169,9 @@ def _unread_below(store: SQLiteStore, me: str, doc: DocumentSummary) -> int:
 def forums(reader: Reader, store: SQLiteStore, me: str) -> list[ForumRow]:
     """The forums this node follows (subscribed documents with no parent), newest first."""
     rows = []
-    for doc in find(store, Filters(node=me, subscribed=True, limit=LIST_LIMIT)):
-        if is_directory(reader, store, doc.id) or not _is_root(store, doc.id):
+    # Top level only: the node also subscribes to every reply it follows (follow.py).
+    for doc in find(store, Filters(node=me, subscribed=True, top_level=True, limit=LIST_LIMIT)):
+        if is_directory(reader, store, doc.id):
             continue
         rows.append(ForumRow(doc.id, doc.title, doc.author, doc.timestamp, doc.replies,
                              _unread_below(store, me, doc), bool(doc.bookmarked)))

@@ -12,7 +12,7 @@ from cliqueclique.home import Home, LocalNode
 from cliqueclique.views import BatchSigner
 from cliqueclique.web.errors import BadWebAddress, CrossSiteRequest, CsrfTokenMissing
 from cliqueclique.web.follow import to_follow
-from cliqueclique.web.model import MAX_NEST, thread_page
+from cliqueclique.web.model import LIST_LIMIT, MAX_NEST, forums, thread_page
 from cliqueclique.web.netpicture import RADIUS, NetEdge, NetNode, NetPicture, layout
 from cliqueclique.web.options import parse_web
 from cliqueclique.web.reads import Reader
@@ -138,4 +138,20 @@ def test_follow_subscribes_to_replies_under_subscribed_documents(local: LocalNod
     ready, waiting = to_follow(store, local.id, {reply.id: forum.id, elsewhere.id: other.id,
                                                  missing: forum.id})
     assert ready == [reply.id] and waiting == {missing: forum.id}
+    store.close()
+
+
+def test_home_lists_forums_even_when_many_newer_replies_are_followed(local: LocalNode) -> None:
+    store = local.open_store()
+    signer = BatchSigner(local.key(), store)
+    forum = signer.document("the forum", "top")
+    events = [forum, signer.subscription(forum.id, Action.SUBSCRIBE)]
+    for i in range(LIST_LIMIT + 20):  # followed replies (see follow.py), all newer than the forum
+        reply = signer.document(f"reply {i}", "r")
+        events += [reply, signer.link(forum.id, reply.id), signer.subscription(reply.id, Action.SUBSCRIBE)]
+    store.append_many(events)
+    reader = Reader(local)
+    rows = forums(reader, reader.store, local.id)
+    assert [(row.id, row.replies) for row in rows] == [(forum.id, LIST_LIMIT + 20)]
+    reader.close()
     store.close()
