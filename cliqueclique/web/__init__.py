@@ -8,7 +8,9 @@ tools that open a node without a UI do not pay for them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import trio
 
 from .errors import WebError
 from .options import WebOptions, is_loopback, parse_web
@@ -17,14 +19,12 @@ if TYPE_CHECKING:
     from ..node import Node
 
 
-async def run_web(node: Node, options: WebOptions, *, task_status: Any = None) -> None:
-    """Serve `node`'s web UI until cancelled (see `server.run_web`)."""
+async def run_web(node: Node, options: WebOptions, *,
+                  task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve `node`'s web UI until cancelled; `task_status.started(url)` once it listens."""
     from . import server
 
-    if task_status is None:
-        await server.run_web(node, options)
-    else:
-        await server.run_web(node, options, task_status=task_status)
+    await server.run_web(node, options, task_status=task_status)
 
 
 __all__ = ["WebError", "WebOptions", "is_loopback", "parse_web", "run_web"]

@@ -109,8 +109,17 @@
   const dot = document.getElementById("livedot");
   if (document.body.dataset.live && window.EventSource) {
     const source = new EventSource("/live");
-    source.onopen = () => { if (dot) { dot.hidden = false; dot.classList.remove("off"); dot.title = "live"; } };
-    source.onerror = () => { if (dot) { dot.classList.add("off"); dot.title = "reconnecting…"; } };
+    let lost = false;
+    source.onopen = () => {
+      if (dot) { dot.hidden = false; dot.classList.remove("off"); dot.title = "live"; }
+      // Events sent while the stream was down are not replayed: say so rather than pretend.
+      if (lost) say("Connection to your node restored. Reload to catch up on anything missed.");
+      lost = false;
+    };
+    source.onerror = () => {
+      lost = true;
+      if (dot) { dot.classList.add("off"); dot.title = "reconnecting…"; }
+    };
     source.onmessage = (message) => {
       let ev;
       try { ev = JSON.parse(message.data); } catch { return; }
