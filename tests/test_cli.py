@@ -84,7 +84,7 @@ def test_several_nodes_and_node_choice(sh: Shell, node: str) -> None:
     listed = [json.loads(line) for line in sh("nodes", "--json").output.splitlines()]
     assert [(n["name"], n["default"]) for n in listed] == [("alice", True), ("bob", False)]
     doc = sh("--node", "bob", "post", "-s", "from bob", "-b", "hi").output.strip()
-    (event,) = [json.loads(line) for line in sh("--node", bob[:10], "log", "--json").output.splitlines()]
+    (event,) = [json.loads(line) for line in sh("--node", bob[:10], "log", "--kind", "document", "--json").output.splitlines()]
     assert event["id"] == doc and event["author"] == bob
     assert sh("log", "--json").output == ""  # alice, the default, holds nothing
     sh.fails("--node", "carol", "log", match="no node named")
@@ -102,11 +102,12 @@ def test_post_reply_and_log(sh: Shell, node: str, tmp_path: Path) -> None:
     body_file.write_text("a *reply* from a file\n", encoding="utf-8")
     reply = sh("post", "--subject", "Re: Welcome", "--body-file", str(body_file), "--parent", root[:8]).output.strip()
     events = [json.loads(line) for line in sh("log", "--json").output.splitlines()]
-    assert [e["kind"] for e in events] == ["document", "document", "link", "subscription"]
+    assert [e["kind"] for e in events] == ["document", "subscription", "document", "link", "subscription"]
     for event in events:
         assert {"id", "kind", "author", "network", "seq", "prev", "timestamp", "position", "body"} <= event.keys()
-    assert events[1]["body"]["text"] == "a *reply* from a file\n"
-    link = events[2]
+    assert events[1]["body"] == {"document": root, "action": "subscribe"}  # a new forum's author follows it
+    assert events[2]["body"]["text"] == "a *reply* from a file\n"
+    link = events[3]
     assert link["network"] == root and link["body"] == {"parent": root, "child": reply, "direction": "natural"}
     assert [e["id"] for e in map(json.loads, sh("log", "--doc", root, "--json").output.splitlines())] == [
         root, link["id"]]
@@ -119,7 +120,7 @@ def test_post_reply_and_log(sh: Shell, node: str, tmp_path: Path) -> None:
 
 def test_post_from_stdin(sh: Shell, node: str) -> None:
     doc = sh("post", "-s", "piped", "--body-file", "-", input="from stdin").output.strip()
-    (event,) = [json.loads(line) for line in sh("log", "--json").output.splitlines()]
+    (event,) = [json.loads(line) for line in sh("log", "--kind", "document", "--json").output.splitlines()]
     assert event["id"] == doc and event["body"]["text"] == "from stdin"
 
 
@@ -136,7 +137,7 @@ def test_post_errors(sh: Shell, node: str) -> None:
 
 def test_verify_ok_and_tampered(sh: Shell, node: str) -> None:
     docs = [sh("post", "-s", f"s{i}", "-b", "t").output.strip() for i in range(3)]
-    assert "ok: 3 events verified" in sh("verify").output
+    assert "ok: 6 events verified" in sh("verify").output  # 3 documents, 3 subscriptions
     store = SQLiteStore(sh.home / "nodes" / node / "log.sqlite")
     store.db.execute("UPDATE events SET signature = ? WHERE id = ?", [b"\1" * 64, docs[1]])
     store.close()

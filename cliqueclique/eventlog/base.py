@@ -252,7 +252,7 @@ class EventStore(ABC):
     def append_many(self, items: Iterable[Event | bytes], *, atomic: bool = False) -> list[AppendResult]:
         """Validate and append a batch in one transaction; one result per item."""
         results, fresh, waits = self._decode_and_verify(items)
-        undecodable = any(r is not None for r in results)
+        undecodable = any(r is not None and r.status is Status.REJECTED for r in results)
         verdicts: list[InvalidEvent | None] = []  # recorded in case of a second pass
         signatures: Iterable[InvalidEvent | None] = _recording((v for w in waits for v in w()), verdicts)
         excluded: set[str] = set()

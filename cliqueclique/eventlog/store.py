@@ -218,8 +218,11 @@ class SQLiteStore(EventStore):
         except sqlite3.Error as e:
             raise StoreError(f"log query failed: {e}") from e
 
-    def count(self) -> int:
-        return int(self._query("SELECT count(*) FROM events")[0][0])
+    def count(self, kind: Kind | None = None) -> int:
+        """Events in the log (of one kind, if given)."""
+        if kind is None:
+            return int(self._query("SELECT count(*) FROM events")[0][0])
+        return int(self._query("SELECT count(*) FROM events WHERE kind = ?", [kind.value])[0][0])
 
     def last_position(self) -> int:
         return int(self._query("SELECT coalesce(max(position), 0) FROM events")[0][0])

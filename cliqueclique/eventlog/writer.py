@@ -73,6 +73,9 @@ class Author:
     def post(self, subject: str, text: str, *, parent: str | None = None, **options: object) -> tuple[Event, Event | None]:
         """A new document and, when `parent` is given, the link making it a reply.
 
+        Posting subscribes the author: to the parent for a reply (so the
+        conversation reaches them), to the document itself for a new forum.
+
         Raises:
             MissingDependency: the parent is not in this log.
         """
@@ -80,8 +83,7 @@ class Author:
             raise MissingDependency(None, f"unknown parent document {parent}")
         document = self.document(subject, text, **options)  # type: ignore[arg-type]
         link = self.link(parent, document.id) if parent is not None else None
-        if parent is not None:
-            self.subscription(parent, Action.SUBSCRIBE)  # posting a reply subscribes its author
+        self.subscription(parent or document.id, Action.SUBSCRIBE)
         return document, link
 
     def edit(self, document: str, update: bytes) -> Event:

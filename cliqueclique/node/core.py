@@ -42,7 +42,6 @@ from ..net import (
     Address, MemoryNetwork, SecureChannel, TcpTransport, Transports, parse_address,
     secure_accept, secure_connect,
 )
-from ..net.errors import NetError
 from ..nodestate import NodeState
 from ..web.options import WebOptions
 from .budget import BudgetConfig, PeerBudget, ban_duration
@@ -54,6 +53,8 @@ T = TypeVar("T")
 LINK_QUEUE = 4096  # frames queued for one peer before it counts as stuck
 MAX_DIAL_BACKOFF = 60.0
 ALL = "*"  # watch key for every event
+#: What a peer or the network can make a link fail with (expected, logged, not fatal).
+_LINK_ERRORS = (CliqueError, OSError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 @dataclass
@@ -185,13 +186,7 @@ class Node:
 
     async def post(self, subject: str, text: str, *, parent: str | None = None) -> Event:
         """Post a document (a new forum when `parent` is None, else a reply)."""
-        def run(author: Author, store: SQLiteStore) -> Event:
-            document, _ = author.post(subject, text, parent=parent)
-            if parent is None:  # whoever starts a forum wants its replies
-                author.subscription(document.id, Action.SUBSCRIBE)
-            return document
-
-        return await self.write(run)
+        return await self.write(lambda author, store: author.post(subject, text, parent=parent)[0])
 
     async def mark(self, document: str, action: Action, note: str | None = None) -> Event:
         """Record a local decision (subscribe, bookmark, read, ...)."""
@@ -307,7 +302,7 @@ class Node:
     async def _accept(self, stream: trio.abc.Stream) -> None:
         try:
             channel = await secure_accept(stream, self.key)
-        except (NetError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
+        except _LINK_ERRORS as e:
             log.info("incoming connection refused: %s", e)
             return
         await self._run_link(channel, address="")
@@ -332,10 +327,9 @@ class Node:
             with link.scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._send_loop, link, queued)
-                    await self._receive_loop(link)
-                    nursery.cancel_scope.cancel()
-        except (NetError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
-            log.info("link to %s lost: %s", peer[:16], e)
+                    nursery.start_soon(self._receive_loop, link)
+        except Exception:  # a bug must cost one link, never the node
+            log.exception("link to %s failed", peer[:16])
         finally:
             del self.links[peer]
             self._input(lambda now: self.gossip.peer_lost(peer, now))
@@ -351,13 +345,24 @@ class Node:
                 if not link.budget.allow(len(data), trio.current_time()):
                     self._punish(link.peer, "flood: over its frame or byte budget")
                     return
-                self._input(lambda now, data=data: self.gossip.receive(link.peer, data, now))
-        except trio.EndOfChannel:
-            return
+                self._input(lambda now, data=data: self._receive(link, data, now))
+        except (*_LINK_ERRORS, trio.EndOfChannel) as e:
+            log.info("link to %s closed: %s", link.peer[:16], e or type(e).__name__)
+        finally:
+            link.scope.cancel()
+
+    def _receive(self, link: _Link, data: bytes, now: float) -> None:
+        if not link.scope.cancel_called:  # frames queued before a ban are dropped
+            self.gossip.receive(link.peer, data, now)
 
     async def _send_loop(self, link: _Link, queued: trio.MemoryReceiveChannel[bytes]) -> None:
-        async for frame in queued:
-            await link.channel.send(frame)
+        try:
+            async for frame in queued:
+                await link.channel.send(frame)
+        except _LINK_ERRORS as e:
+            log.info("link to %s closed while sending: %s", link.peer[:16], e)
+        finally:
+            link.scope.cancel()
 
     def _punish(self, peer: str, reason: str, manual: bool = False) -> None:
         """Cut `peer` off and ban it; each offence doubles the ban."""
@@ -388,7 +393,7 @@ class Node:
                     address = parse_address(text)
                     stream = await self.transports.connect(address)
                     channel = await secure_connect(stream, self.key, peer)
-                except (CliqueError, OSError, trio.BrokenResourceError) as e:
+                except _LINK_ERRORS as e:
                     log.info("cannot reach %s at %s: %s", peer[:16], text, e)
                     continue
                 self._dialing.discard(peer)
