@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -28,24 +30,49 @@ def look_at_alice(browser: Browser, url: str, forum: str) -> None:
     page.close()
 
 
+def demo_lines(proc: subprocess.Popen[str]) -> tuple[queue.Queue[str | None], threading.Thread]:
+    """The demo's output lines, read by a thread (None at the end), so waits can have a deadline."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return lines, thread
+
+
+def until_ready(lines: queue.Queue[str | None]) -> tuple[dict[str, str], str]:
+    """The URLs and the forum id the demo prints, once it says it is ready."""
+    urls: dict[str, str] = {}
+    forum, seen = "", list[str]()
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError("the demo did not get ready in time:\n" + "".join(seen)) from None
+        assert line is not None, "the demo exited:\n" + "".join(seen)
+        seen.append(line)
+        words = line.split()
+        if len(words) == 2 and words[1].startswith("http://"):
+            urls[words[0]] = words[1]
+        elif words[:1] == ["forum"]:
+            forum = words[1]
+        elif line.startswith("ready"):
+            return urls, forum
+
+
 def test_demo_starts_three_nodes_that_talk_and_serves_their_web_uis(browser: Browser) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "cliqueclique", "demo"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines, reader = demo_lines(proc)
     try:
-        urls, forum, lines = {}, "", []
-        deadline = time.monotonic() + DEADLINE
-        assert proc.stdout is not None
-        for line in proc.stdout:  # blocks on the demo's own progress lines, not on a timer
-            lines.append(line)
-            words = line.split()
-            if len(words) == 2 and words[1].startswith("http://"):
-                urls[words[0]] = words[1]
-            elif words[:1] == ["forum"]:
-                forum = words[1]
-            elif line.startswith("ready"):
-                break
-            assert time.monotonic() < deadline, "the demo took too long"
-        assert set(urls) == {"alice", "bob", "carol"} and forum, "".join(lines)
+        urls, forum = until_ready(lines)
+        assert set(urls) == {"alice", "bob", "carol"} and forum
         for name, url in urls.items():
             port = urlsplit(url).port
             node = WebNode(None, url)  # type: ignore[arg-type]
@@ -64,5 +91,6 @@ def test_demo_starts_three_nodes_that_talk_and_serves_their_web_uis(browser: Bro
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        reader.join(timeout=10)  # the pipe is at its end once the demo is gone
         if proc.stdout:
             proc.stdout.close()
