@@ -22,10 +22,12 @@ import trio
 from .cli import cli
 from .errors import NodeError
 from .eventlog import Event
-from .home import Home
+from .home import Home, LocalNode
 from .node import Node, NodeOptions, Watch
+from .nodestate import NodeState
 from .views import Change, edit_document
 from .web import WebOptions
+from .web.options import port_or_any
 
 NAMES = ("alice", "bob", "carol")
 ARRIVAL_TIMEOUT = 30.0
@@ -55,6 +57,24 @@ def demo(directory: Path | None, web_port: int) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _remembered(local: LocalNode, key: str) -> int:
+    """The port this node used last time (a kept demo reconnects), if it is still free."""
+    state = NodeState(local.log_path)
+    try:
+        found = state.read_status(key)
+    finally:
+        state.close()
+    return port_or_any("127.0.0.1", int(found[0])) if found else 0
+
+
+def _remember(node: Node) -> None:
+    tcp = [a for a in node.addresses if a.scheme == "tcp"]
+    if tcp:
+        node.state.publish_status("tcp_port", getattr(tcp[0], "port", 0))
+    if node.web_url:
+        node.state.publish_status("web_port", int(node.web_url.rstrip("/").rsplit(":", 1)[1]))
+
+
 def _node_names(home: Home) -> None:
     existing = {n.name for n in home.nodes()}
     for name in NAMES:
@@ -67,9 +87,13 @@ async def _demo(home: Home, web_port: int) -> None:
     async with AsyncExitStack() as stack:
         nodes = []
         for i, name in enumerate(NAMES):
-            port = web_port + i if web_port else 0
-            options = NodeOptions(listen=["127.0.0.1:0"], i2p=False, web=WebOptions("127.0.0.1", port))
-            nodes.append(await stack.enter_async_context(Node.open(home, name, options)))
+            local = home.node(name)
+            web = web_port + i if web_port else _remembered(local, "web_port")
+            options = NodeOptions(listen=[f"127.0.0.1:{_remembered(local, 'tcp_port')}"], i2p=False,
+                                  web=WebOptions("127.0.0.1", web))
+            node = await stack.enter_async_context(Node.open(home, name, options))
+            _remember(node)
+            nodes.append(node)
         click.echo(f"three nodes in {home.path}")
         for node in nodes:
             click.echo(f"{node.local.name:<6} {node.web_url}")
