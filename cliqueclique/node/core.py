@@ -34,7 +34,7 @@ from ..errors import CliqueError, NodeError
 from ..eventlog import Action, Author, Event, Kind, SQLiteStore
 from ..gossip.node import GossipNode
 from ..gossip.outputs import (
-    EventAccepted, GossipConfig, PeerMisbehaved, PeerSuggested, StoreEvents,
+    EventAccepted, EventCodec, GossipConfig, PeerMisbehaved, PeerSuggested, StoreEvents,
 )
 from ..home import Home, LocalNode
 from ..invite import Invite, parse_invite
@@ -45,12 +45,14 @@ from ..net import (
 from ..nodestate import NodeState
 from ..web.options import WebOptions
 from .budget import BudgetConfig, PeerBudget, ban_duration
+from .follow import follow_threads
 from .i2p import start_i2p
 from .writer import LogWriter
 
 log = logging.getLogger("cliqueclique.node")
 T = TypeVar("T")
 LINK_QUEUE = 4096  # frames queued for one peer before it counts as stuck
+CODEC_CACHE = 20_000  # decoded events the gossip machine keeps (bounds memory)
 MAX_DIAL_BACKOFF = 60.0
 ALL = "*"  # watch key for every event
 #: What a peer or the network can make a link fail with (expected, logged, not fatal).
@@ -97,7 +99,8 @@ class Node:
         self.reader = local.open_store()  # the event loop's connection: reads only
         self.state = NodeState(local.log_path)
         self.writer = LogWriter(self.store)
-        self.gossip = GossipNode(self.id, self.reader, random.Random(os.urandom(16)), options.gossip)
+        config = options.gossip or GossipConfig(codec=EventCodec(limit=CODEC_CACHE, verify=False))
+        self.gossip = GossipNode(self.id, self.reader, random.Random(os.urandom(16)), config)
         self.transports = Transports()
         self.addresses: list[Address] = []
         self.links: dict[str, _Link] = {}
@@ -137,6 +140,7 @@ class Node:
                 nursery.start_soon(self._dial_loop)
                 nursery.start_soon(self._poll_loop)
                 nursery.start_soon(self._status_loop)
+                nursery.start_soon(follow_threads, self)
                 try:
                     yield self
                 finally:
@@ -151,7 +155,10 @@ class Node:
         with trio.CancelScope(shield=True):
             for link in list(self.links.values()):
                 link.scope.cancel()
-            await self.writer.call(lambda store: None)  # a barrier: earlier jobs are committed
+            try:
+                await self.writer.call(lambda store: None)  # a barrier: earlier jobs are committed
+            except NodeError:
+                pass  # the writer already stopped (a task crashed): nothing more to wait for
             self._publish_status(stopped=True)
         nursery.cancel_scope.cancel()
 

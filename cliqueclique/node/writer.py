@@ -16,6 +16,7 @@ from typing import Any
 
 import trio
 
+from ..errors import NodeError
 from ..eventlog import AppendResult, Event, SQLiteStore
 
 MAX_BATCH_EVENTS = 20_000  # bound one transaction (and the memory it holds)
@@ -40,6 +41,23 @@ class LogWriter:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
+        try:
+            await self._serve()
+        finally:
+            self._fail_queued()
+
+    def _fail_queued(self) -> None:
+        """The writer is gone (cancelled): wake everyone still waiting, with an error."""
+        self._send.close()
+        while True:
+            try:
+                job = self._receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+            job.error = NodeError("the node is stopping: not written")
+            job.done.set()
+
+    async def _serve(self) -> None:
         async for first in self._receive:
             jobs, size = [first], len(first.events)
             while size < MAX_BATCH_EVENTS:
@@ -89,7 +107,10 @@ class LogWriter:
 
     def submit(self, events: Sequence[Event | bytes], on_done: Callable[[_Job], None]) -> None:
         """Queue an append without waiting; `on_done(job)` runs in the event loop."""
-        self._send.send_nowait(_Job(events=list(events), on_done=on_done))
+        try:
+            self._send.send_nowait(_Job(events=list(events), on_done=on_done))
+        except trio.ClosedResourceError:
+            pass  # stopping: the peer will send these again next time
 
     async def append(self, events: Sequence[Event | bytes]) -> list[AppendResult]:
         """Append and wait for the commit."""
@@ -105,11 +126,12 @@ class LogWriter:
         return (await self._wait(_Job(call=fn))).value
 
     async def _wait(self, job: _Job) -> _Job:
-        await self._send.send(job)
+        try:
+            await self._send.send(job)
+        except trio.ClosedResourceError:
+            raise NodeError("the node is stopping: not written") from None
         await job.done.wait()
         if job.error is not None:
             raise job.error
         return job
 
-    def close(self) -> None:
-        self._send.close()

@@ -14,7 +14,6 @@ from hypercorn.trio import serve
 from ..home import Home
 from .app import Web, build_app
 from .errors import BadWebAddress
-from .follow import follow_threads
 from .options import WebOptions
 from .reads import Reader
 from .security import Guard
@@ -73,7 +72,6 @@ async def run_web(node: Node, options: WebOptions, *,
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_invalidate, web)
-            nursery.start_soon(follow_threads, node, reader)
             await nursery.start(serve, app, _config(sock.detach()))
             node.state.publish_status(WEB_STATUS, {"url": url})
             task_status.started(url)

@@ -7,12 +7,14 @@ Attacks:
   impostor    handshake claiming a key it cannot sign with
   oversize    a frame header announcing more than the frame limit
   garbage     a well-encrypted frame whose payload is not a gossip message
-  forged      an Events message carrying an event with a broken signature
+  forged      joins the forum like an honest peer (running our own gossip
+              machine), then pushes a reply whose signature is broken
   flood       thousands of valid but unsolicited events
 """
 
 from __future__ import annotations
 
+import random
 import sys
 
 import trio
@@ -20,6 +22,8 @@ from nacl.signing import SigningKey
 
 from cliqueclique.eventlog import MemoryStore
 from cliqueclique.gossip.messages import Events, encode_frames
+from cliqueclique.gossip.node import GossipNode
+from cliqueclique.gossip.outputs import StoreEvents
 from cliqueclique.net import TcpTransport, parse_address, secure_connect
 from cliqueclique.net.framing import MAX_PAYLOAD
 from cliqueclique.views import BatchSigner
@@ -41,6 +45,23 @@ async def until_closed(channel) -> str:  # type: ignore[no-untyped-def]
         return f"closed ({type(e).__name__})"
 
 
+async def join_honestly(channel, node_id: str, doc: str, key: SigningKey) -> None:  # type: ignore[no-untyped-def]
+    """Run a real gossip machine over the link until it holds the document."""
+    store = MemoryStore()
+    machine = GossipNode(key.verify_key.encode().hex(), store, random.Random(7))
+    machine.peer_connected(node_id, trio.current_time())
+    machine.join(doc, node_id, trio.current_time())
+    with trio.fail_after(30):
+        while store.get(doc) is None:
+            for _, frame in machine.messages_to_send():
+                await channel.send(frame)
+            for event in machine.events():
+                if isinstance(event, StoreEvents):
+                    machine.events_stored(store.append_many(event.events), trio.current_time())
+            if store.get(doc) is None and not machine.messages_to_send():
+                machine.receive(node_id, await channel.receive(), trio.current_time())
+
+
 async def main(address: str, node_id: str, doc: str, attack: str) -> str:
     key = SigningKey.generate()
     if attack == "impostor":
@@ -59,9 +80,10 @@ async def main(address: str, node_id: str, doc: str, attack: str) -> str:
     elif attack == "garbage":
         await channel.send(b"this is not a gossip frame at all" * 10)
     elif attack == "forged":
-        event = BatchSigner(key, MemoryStore()).document("forged", "x")
-        wire = bytearray(event.wire)
-        wire[3] ^= 0xFF
+        await join_honestly(channel, node_id, doc, key)
+        link = BatchSigner(key, MemoryStore()).link(doc, "ab" * 32)
+        wire = bytearray(link.wire)
+        wire[3] ^= 0xFF  # inside the signature: decodes, fails verification
         for frame in encode_frames([Events(doc, ((0, bytes(wire)),))]):
             await channel.send(frame)
     elif attack == "flood":

@@ -45,3 +45,38 @@ async def test_join_by_invite_and_reply_both_ways(tmp_path: Path) -> None:
             second = await a.post("Re: Forum", "hello back", parent=root.id)
             await wait_for(b_watch, lambda e: e.kind is Kind.LINK and e.ref == second.id)
         assert b.reader.get(second.id) is not None
+
+
+async def test_a_crashed_task_stops_the_node_without_hanging(tmp_path: Path) -> None:
+    class Boom(Exception):
+        pass
+
+    async def crash() -> None:
+        raise Boom
+
+    home = make_home(tmp_path, "a")
+    with trio.fail_after(20):
+        try:
+            async with Node.open(home, options=options()) as node:
+                await node.post("before", "the crash")
+                assert node._nursery is not None
+                node._nursery.start_soon(crash)
+                await trio.sleep_forever()
+        except* Boom:
+            pass
+    store = home.node().open_store()
+    assert store.verify() == [] and store.count(Kind.DOCUMENT) == 1
+    store.close()
+
+
+async def test_nested_replies_are_followed_without_the_web_ui(tmp_path: Path) -> None:
+    a_home, b_home = make_home(tmp_path, "a"), make_home(tmp_path, "b")
+    async with Node.open(a_home, options=options()) as a, Node.open(b_home, options=options()) as b:
+        root = await a.post("Forum", "welcome")
+        with b.watch(root.id) as events:
+            await b.join(str(a.invite(root.id)))
+            await wait_for(events, lambda e: e.id == root.id)
+        reply = await a.post("Re", "level one", parent=root.id)
+        with b.watch_all() as events:
+            deeper = await a.post("Re: Re", "level two", parent=reply.id)
+            await wait_for(events, lambda e: e.id == deeper.id)

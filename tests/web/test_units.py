@@ -11,7 +11,7 @@ from cliqueclique.eventlog import Action
 from cliqueclique.home import Home, LocalNode
 from cliqueclique.views import BatchSigner
 from cliqueclique.web.errors import BadWebAddress, CrossSiteRequest, CsrfTokenMissing
-from cliqueclique.web.follow import to_follow
+from cliqueclique.node.follow import to_follow
 from cliqueclique.web.model import LIST_LIMIT, MAX_NEST, forums, thread_page
 from cliqueclique.web.netpicture import RADIUS, NetEdge, NetNode, NetPicture, layout
 from cliqueclique.web.options import parse_web

@@ -6,14 +6,13 @@ which only nodes subscribed to that reply take part in. A person reading a
 forum expects every level of it, so while the UI runs the node subscribes to
 each reply that arrives (or is written) under a document it is subscribed
 to: the whole tree below a followed forum, one level at a time, as links
-arrive. Subscriptions are the node's own private events; an explicit
+arrive. This runs in every node (web UI or not), so all behave alike. Subscriptions are the node's own private events; an explicit
 unsubscribe is left alone, since only new links trigger this.
 """
 
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
@@ -21,12 +20,11 @@ import trio
 from ..errors import CliqueError
 from ..eventlog import Action, Author, Event, Kind, SQLiteStore
 from ..views import flags
-from .reads import Reader
 
 if TYPE_CHECKING:
-    from ..node import Node
+    from .core import Node
 
-log = logging.getLogger("cliqueclique.web")
+log = logging.getLogger("cliqueclique.node")
 
 
 def reply_link(event: Event) -> tuple[str, str] | None:
@@ -56,7 +54,7 @@ def to_follow(store: SQLiteStore, me: str, links: dict[str, str]) -> tuple[list[
     return ready, waiting
 
 
-async def follow_threads(node: Node, reader: Reader) -> None:
+async def follow_threads(node: Node) -> None:
     """Run until cancelled: subscribe to replies under subscribed documents (see module doc)."""
     seen: dict[str, str] = {}
     waiting: dict[str, str] = {}
@@ -81,14 +79,10 @@ async def follow_threads(node: Node, reader: Reader) -> None:
             wake = trio.Event()
             batch = dict(seen)
             seen.clear()
-            ready, later = await reader.run(partial(_to_follow_in, node.id, batch))
+            ready, later = to_follow(node.reader, node.id, batch)  # a few indexed reads
             waiting.update(later)
             if ready:
                 await _subscribe(node, ready)
-
-
-def _to_follow_in(me: str, links: dict[str, str], store: SQLiteStore) -> tuple[list[str], dict[str, str]]:
-    return to_follow(store, me, links)
 
 
 async def _subscribe(node: Node, documents: list[str]) -> None:
@@ -98,5 +92,5 @@ async def _subscribe(node: Node, documents: list[str]) -> None:
 
     try:
         await node.write(run)
-    except CliqueError as e:  # never fatal for the UI: the next reply tries again
+    except CliqueError as e:  # never fatal: the next reply tries again
         log.warning("could not follow %d replies: %s", len(documents), e)
