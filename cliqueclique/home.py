@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
+import platformdirs
 from nacl.signing import SigningKey
 
 from .errors import AmbiguousId, NodeError
@@ -34,9 +34,10 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def default_home() -> Path:
-    """$CLIQUECLIQUE_HOME, else the platform's per-user data directory."""
+    """$CLIQUECLIQUE_HOME, else the platform's per-user data directory
+    (e.g. ~/.local/share/cliqueclique on Linux)."""
     env = os.environ.get(ENV_HOME)
-    return Path(env) if env else Path(click.get_app_dir("cliqueclique"))
+    return Path(env) if env else Path(platformdirs.user_data_dir("cliqueclique", appauthor=False))
 
 
 @dataclass

@@ -1,42 +1,30 @@
-"""The README's main job: a short demonstration of the signed event log.
+"""The README's main job: run this machine's node, creating it on first use.
 
-It creates a node in a demo home (./demo-home unless CLIQUECLIQUE_HOME is
-set), posts a thread with a reply, prints the log, and verifies it. Later
-milestones replace this with a serving node.
+`./run.sh` serves the default node of the home ($CLIQUECLIQUE_HOME, else the
+platform's user data directory): SQLite log in the home, TCP on localhost,
+I2P too when a SAM bridge answers, and the web UI on 127.0.0.1 (its URL is
+printed). `./run.sh ARGS...` runs `cliqueclique ARGS...` instead, e.g.
+`./run.sh demo` for three local nodes gossiping in the browser.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
-
-from click.testing import CliRunner
 
 from .cli import cli
+from .home import Home, default_home
 
 
-def main() -> int:
-    home = os.environ.get("CLIQUECLIQUE_HOME") or str(Path.cwd() / "demo-home")
-    runner = CliRunner()
-
-    def run(*args: str) -> str:
-        result = runner.invoke(cli, ["--home", home, *args], catch_exceptions=False)
-        if result.exit_code != 0:
-            sys.stderr.write(result.output)
-            raise SystemExit(result.exit_code)
-        return result.output.rstrip()
-
-    names = run("nodes")
-    if not names:
-        print("created node", run("init", "--name", "demo"))
-    root = run("post", "--subject", "Hello, cliqueclique", "--body", "The first post of this demo.")
-    reply = run("post", "--subject", "Re: Hello", "--body", "A reply, linked to its parent.", "--parent", root)
-    print(f"posted thread {root[:16]} with reply {reply[:16]} in {home}\n")
-    print(run("log", "--doc", root))
-    print(run("verify"))
-    return 0
+def main(argv: list[str]) -> None:
+    if argv:
+        cli.main(argv, prog_name="cliqueclique")
+        return
+    home = Home(default_home())
+    if not home.nodes():
+        node = home.create_node("me")
+        print(f"created node {node.name} {node.id} in {home.path}")
+    cli.main(["--home", str(home.path), "serve"], prog_name="cliqueclique")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(sys.argv[1:])
