@@ -22,30 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nacl.signing import SigningKey, VerifyKey  # noqa: E402
 
-from cliqueclique.eventlog import Kind, SQLiteStore, Status, canonical_json, decode_wire, sign_event  # noqa: E402
+from cliqueclique.eventlog import BatchSigner, SQLiteStore, Status, decode_wire  # noqa: E402
 
 
 def make_events(count: int, authors: int = 10, networks: int = 20) -> list[bytes]:
-    """Signed wire events: documents plus links and edits chained in their networks."""
-    keys = [SigningKey(bytes([i + 1]) * 32) for i in range(authors)]
-    wires: list[bytes] = []
-    roots = []
-    for n in range(networks):
-        body = canonical_json({"subject": f"forum {n}", "text": "welcome " * 20, "content_type": "text/markdown"})
-        root = sign_event(keys[n % authors], Kind.DOCUMENT, network=None, seq=1, prev=None, timestamp=n, body=body)
-        roots.append(root)
-        wires.append(root.wire)
-    heads: dict[tuple[int, str], tuple[int, str | None]] = {
-        (n % authors, r.id): (1, r.id) for n, r in enumerate(roots)}
+    """Signed wire events: documents plus links chained in their networks."""
+    signers = [BatchSigner(SigningKey(bytes([i + 1]) * 32)) for i in range(authors)]
+    roots = [signers[n % authors].document(f"forum {n}", "welcome " * 20) for n in range(networks)]
+    wires = [r.wire for r in roots]
     i = 0
     while len(wires) < count:
-        a, root = i % authors, roots[(i * 7) % networks]
-        seq, prev = heads.get((a, root.id), (0, None))
-        body = canonical_json({"parent": root.id, "child": f"{i:064x}", "direction": "natural"})
-        event = sign_event(keys[a], Kind.LINK, network=root.id, seq=seq + 1, prev=prev,
-                           timestamp=1_700_000_000_000 + i, body=body)
-        heads[(a, root.id)] = (seq + 1, event.id)
-        wires.append(event.wire)
+        wires.append(signers[i % authors].link(roots[(i * 7) % networks].id, f"{i:064x}").wire)
         i += 1
     return wires
 

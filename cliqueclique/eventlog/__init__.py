@@ -6,10 +6,10 @@ from .events import MAX_EVENT_SIZE, Action, Direction, Event, Kind, StoredEvent
 from .keys import node_id
 from .memory import MemoryStore
 from .store import SQLiteStore
-from .writer import Author
+from .writer import Author, BatchSigner
 
 __all__ = [
-    "MAX_EVENT_SIZE", "Action", "AppendResult", "Author", "Direction", "Event", "EventStore",
+    "MAX_EVENT_SIZE", "Action", "AppendResult", "Author", "BatchSigner", "Direction", "Event", "EventStore",
     "Kind", "MemoryStore", "SQLiteStore", "SignatureCache", "Status", "StoredEvent",
     "canonical_json", "decode_wire", "node_id", "sign_event", "verify_signature",
 ]

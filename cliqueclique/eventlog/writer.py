@@ -1,8 +1,14 @@
-"""Build, sign and append a local node's own events.
+"""Build and sign a node's own events; `Author` also appends them.
 
-`Author` knows a node's key and its log; each method signs the next event of
-the right chain (seq = head + 1, prev = head id) and appends it. Every event it
-makes goes through the same validation as events from peers.
+Both classes sign the next event of the right chain (seq = head + 1, prev =
+head id) and build bodies the same way:
+
+- `BatchSigner` keeps the chain heads itself, so bulk work (imports,
+  directories, benchmarks, tests) can sign whole batches first and append
+  them with one `append_many` (one transaction);
+- `Author` asks the log for each head and appends every event as it signs
+  it, so what it writes always follows what is already there. Its events go
+  through the same validation as events from peers.
 """
 
 from __future__ import annotations
@@ -25,30 +31,43 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Author:
-    def __init__(self, key: SigningKey, store: EventStore, clock: Callable[[], int] = now_ms) -> None:
+class BatchSigner:
+    """Signs one author's events in chain order, tracking heads locally.
+
+    Args:
+        key: the author's signing key.
+        store: where heads not yet seen are looked up (None: start empty).
+        clock: milliseconds for timestamps.
+    """
+
+    def __init__(self, key: SigningKey, store: EventStore | None = None,
+                 clock: Callable[[], int] = now_ms) -> None:
         self.key = key
         self.id = node_id(key)
         self.store = store
         self.clock = clock
-        #: every event this Author appended, in order (so a caller can publish them)
-        self.appended: list[Event] = []
+        self._heads: dict[str, tuple[int, str]] = {}
+
+    def _head(self, network: str) -> tuple[int, str] | None:
+        head = self._heads.get(network)
+        if head is None and self.store is not None:
+            head = self.store.head(self.id, network)
+        return head
 
     def sign(self, kind: Kind, network: str | None, body: bytes) -> Event:
         """Sign the next event of this author's chain in `network` (not appended)."""
-        head = None if kind is Kind.DOCUMENT else self.store.head(self.id, network or "")
-        return sign_event(
+        head = None if kind is Kind.DOCUMENT else self._head(network or "")
+        event = sign_event(
             self.key, kind, network=network,
             seq=1 if head is None else head[0] + 1,
             prev=None if head is None else head[1],
             timestamp=self.clock(), body=body,
         )
-
-    def _append(self, kind: Kind, network: str | None, body: bytes) -> Event:
-        event = self.sign(kind, network, body)
-        self.store.append(event)
-        self.appended.append(event)
+        self._heads[event.network] = (event.seq, event.id)
         return event
+
+    def _emit(self, kind: Kind, network: str | None, body: bytes) -> Event:
+        return self.sign(kind, network, body)
 
     def document(
         self,
@@ -64,13 +83,47 @@ class Author:
             body["editors"] = sorted(set(editors))
         if properties:
             body["properties"] = dict(properties)
-        return self._append(Kind.DOCUMENT, None, canonical_json(body))
+        return self._emit(Kind.DOCUMENT, None, canonical_json(body))
 
     def link(self, parent: str, child: str, direction: Direction = Direction.NATURAL) -> Event:
         body = {"parent": parent, "child": child, "direction": direction.value}
-        return self._append(Kind.LINK, parent, canonical_json(body))
+        return self._emit(Kind.LINK, parent, canonical_json(body))
 
-    def post(self, subject: str, text: str, *, parent: str | None = None, **options: object) -> tuple[Event, Event | None]:
+    def edit(self, document: str, update: bytes) -> Event:
+        return self._emit(Kind.EDIT, document, update)
+
+    def delete(self, target: str, network: str) -> Event:
+        """Retract a document (target == network) or a link living in `network`."""
+        return self._emit(Kind.DELETION, network, canonical_json({"target": target}))
+
+    def subscription(self, document: str, action: Action, note: str | None = None) -> Event:
+        body: dict[str, str] = {"document": document, "action": action.value}
+        if note is not None:
+            body["note"] = note
+        return self._emit(Kind.SUBSCRIPTION, self.id, canonical_json(body))
+
+
+class Author(BatchSigner):
+    """Signs and appends a node's events, one at a time, against its log."""
+
+    store: EventStore
+
+    def __init__(self, key: SigningKey, store: EventStore, clock: Callable[[], int] = now_ms) -> None:
+        super().__init__(key, store, clock)
+        #: every event this Author appended, in order (so a caller can publish them)
+        self.appended: list[Event] = []
+
+    def _head(self, network: str) -> tuple[int, str] | None:
+        return self.store.head(self.id, network)  # the log, always: others may have appended
+
+    def _emit(self, kind: Kind, network: str | None, body: bytes) -> Event:
+        event = self.sign(kind, network, body)
+        self.store.append(event)
+        self.appended.append(event)
+        return event
+
+    def post(self, subject: str, text: str, *, parent: str | None = None,
+             **options: object) -> tuple[Event, Event | None]:
         """A new document and, when `parent` is given, the link making it a reply.
 
         Posting subscribes the author: to the parent for a reply (so the
@@ -85,16 +138,3 @@ class Author:
         link = self.link(parent, document.id) if parent is not None else None
         self.subscription(parent or document.id, Action.SUBSCRIBE)
         return document, link
-
-    def edit(self, document: str, update: bytes) -> Event:
-        return self._append(Kind.EDIT, document, update)
-
-    def delete(self, target: str, network: str) -> Event:
-        """Retract a document (target == network) or a link living in `network`."""
-        return self._append(Kind.DELETION, network, canonical_json({"target": target}))
-
-    def subscription(self, document: str, action: Action, note: str | None = None) -> Event:
-        body: dict[str, str] = {"document": document, "action": action.value}
-        if note is not None:
-            body["note"] = note
-        return self._append(Kind.SUBSCRIPTION, self.id, canonical_json(body))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from cliqueclique.eventlog import Author, Kind, SQLiteStore, Status, canonical_json, sign_event
+from cliqueclique.eventlog import Author, BatchSigner, SQLiteStore, Status
 
 from ..conftest import make_key
 
@@ -23,12 +23,10 @@ def main(path: str, seed: int) -> None:
     while True:
         batch = []
         for key, root in zip(keys, roots):
-            seq, prev = store.head(key.verify_key.encode().hex(), root) or (0, None)
+            signer = BatchSigner(key, store)  # picks up the heads the last run left
             for _ in range(BATCH // 3):
-                body = canonical_json({"parent": root, "child": f"{n:064x}", "direction": "natural"})
-                event = sign_event(key, Kind.LINK, network=root, seq=seq + 1, prev=prev, timestamp=n, body=body)
-                batch.append(event)
-                seq, prev, n = seq + 1, event.id, n + 1
+                batch.append(signer.link(root, f"{n:064x}"))
+                n += 1
         results = store.append_many(batch)
         assert all(r.status is Status.ACCEPTED for r in results), results
         print("committed", " ".join(e.id for e in batch), flush=True)
