@@ -78,6 +78,9 @@ class NodeState:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=10000")
+            # Operational state, rewritten every second: no fsync per write (WAL
+            # keeps it consistent; a power cut may cost the last snapshot).
+            conn.execute("PRAGMA synchronous=NORMAL")
             self.db = sqlite_utils.Database(conn)
             migrations.apply(self.db)
         except sqlite3.Error as e:

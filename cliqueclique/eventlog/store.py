@@ -218,6 +218,11 @@ class SQLiteStore(EventStore):
         except sqlite3.Error as e:
             raise StoreError(f"log query failed: {e}") from e
 
+    def positions_after(self, position: int) -> list[int]:
+        """Log positions after `position` (an index-only scan: cheap even when long)."""
+        return [r[0] for r in self._query("SELECT position FROM events WHERE position > ? ORDER BY position",
+                                          [position])]
+
     def count(self, kind: Kind | None = None) -> int:
         """Events in the log (of one kind, if given)."""
         if kind is None:

@@ -32,6 +32,7 @@ import trio
 
 from ..errors import CliqueError, NodeError
 from ..eventlog import Action, Author, Event, Kind, SQLiteStore
+from ..gossip.errors import LocalProtocolError
 from ..gossip.node import GossipNode
 from ..gossip.outputs import (
     EventAccepted, EventCodec, GossipConfig, PeerMisbehaved, PeerSuggested, StoreEvents,
@@ -51,7 +52,8 @@ from .writer import LogWriter
 
 log = logging.getLogger("cliqueclique.node")
 T = TypeVar("T")
-LINK_QUEUE = 4096  # frames queued for one peer before it counts as stuck
+LINK_QUEUE_BYTES = 256 * 1024 * 1024  # queued for one peer before it counts as stuck
+WRITER_BACKLOG = 20_000  # events waiting for the writer before we stop reading peers
 CODEC_CACHE = 20_000  # decoded events the gossip machine keeps (bounds memory)
 MAX_DIAL_BACKOFF = 60.0
 ALL = "*"  # watch key for every event
@@ -84,6 +86,7 @@ class _Link:
     address: str
     outbox: trio.MemorySendChannel[bytes]
     budget: PeerBudget
+    queued_bytes: int = 0
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
 
@@ -108,10 +111,9 @@ class Node:
         self._next_dial: dict[str, float] = {}
         self._offences: dict[str, int] = {}
         self._watchers: dict[str, set[trio.MemorySendChannel[Event]]] = {}
-        self._ours: set[str] = set()  # ids this process wrote or published itself
-        self._seen_position = self.reader.last_position()
         self._inputs_send, self._inputs = trio.open_memory_channel[Callable[[float], None]](math.inf)
         self._nursery: trio.Nursery | None = None
+        self._polled = 0
         self.started = time.time()
         self.web_url: str | None = None  # where the web UI answers, once it does
 
@@ -185,7 +187,10 @@ class Node:
         """
         def run(store: SQLiteStore) -> tuple[T, list[Event]]:
             author = Author(self.key, store)
-            return fn(author, store), author.appended
+            try:
+                return fn(author, store), author.appended
+            finally:
+                self.writer.mark_own(author.appended)
 
         value, events = await self.writer.call(run)
         self._local_events(events)
@@ -253,20 +258,25 @@ class Node:
             deadline = self.gossip.get_timer()
             with trio.move_on_at(math.inf if deadline is None else deadline):
                 item = await self._inputs.receive()
-                item(trio.current_time())
-                self._flush()
+                self._step(item)
                 continue
-            self.gossip.handle_timer(trio.current_time())
-            self._flush()
+            self._step(self.gossip.handle_timer)
+
+    def _step(self, item: Callable[[float], None]) -> None:
+        try:
+            item(trio.current_time())
+        except LocalProtocolError as e:  # e.g. a join whose peer left meanwhile
+            log.info("gossip refused a local request: %s", e)
+        self._flush()
 
     def _flush(self) -> None:
         for peer, frame in self.gossip.messages_to_send():
             link = self.links.get(peer)
             if link is None:
                 continue
-            try:
-                link.outbox.send_nowait(frame)
-            except trio.WouldBlock:
+            link.outbox.send_nowait(frame)
+            link.queued_bytes += len(frame)
+            if link.queued_bytes > LINK_QUEUE_BYTES:
                 log.warning("peer %s is not reading; closing the link", peer[:16])
                 link.scope.cancel()
         for event in self.gossip.events():
@@ -287,14 +297,12 @@ class Node:
         if job.error is not None:
             log.error("could not store %d events: %s", len(job.events), job.error)
             return
-        self._ours.update(r.event_id for r in job.results if r.event_id)
         self._input(lambda now: self.gossip.events_stored(job.results, now))
 
     def _local_events(self, events: Iterable[Event]) -> None:
         events = list(events)
         if not events:
             return
-        self._ours.update(e.id for e in events)
         self._input(lambda now: self.gossip.publish(events, now))
         for event in events:
             self._notify(event.network, event)
@@ -320,7 +328,7 @@ class Node:
         if peer == self.id or peer in self.links or (known and known.banned(time.time())):
             await trio.aclose_forcefully(channel.stream)
             return
-        outbox, queued = trio.open_memory_channel[bytes](LINK_QUEUE)
+        outbox, queued = trio.open_memory_channel[bytes](math.inf)
         link = _Link(peer, channel, address, outbox, PeerBudget(self.options.budget))
         self.links[peer] = link
         if address:
@@ -353,6 +361,9 @@ class Node:
                     self._punish(link.peer, "flood: over its frame or byte budget")
                     return
                 self._input(lambda now, data=data: self._receive(link, data, now))
+                # Backpressure: stop reading (TCP pushes back on the peer) while
+                # the log writer is behind, so memory stays bounded.
+                await self.writer.wait_for_room(WRITER_BACKLOG)
         except (*_LINK_ERRORS, trio.EndOfChannel) as e:
             log.info("link to %s closed: %s", link.peer[:16], e or type(e).__name__)
         finally:
@@ -366,6 +377,7 @@ class Node:
         try:
             async for frame in queued:
                 await link.channel.send(frame)
+                link.queued_bytes -= len(frame)
         except _LINK_ERRORS as e:
             log.info("link to %s closed while sending: %s", link.peer[:16], e)
         finally:
@@ -430,38 +442,51 @@ class Node:
         """Publish events that another process (the CLI) appended to our log."""
         while True:
             await trio.sleep(self.options.poll_interval)
-            last = self.reader.last_position()
-            if last <= self._seen_position:
-                continue
-            fresh = [s.event for s in self.reader.events(after=self._seen_position)]
-            self._seen_position = max(last, self._seen_position)
-            foreign = [e for e in fresh if e.id not in self._ours]
-            self._ours.difference_update(e.id for e in fresh)
+            if self.reader.last_position() <= self._polled:
+                continue  # the cheap check first: nothing new at all
+            self._polled = self.reader.last_position()
+            foreign = await self.writer.new_from_others()
             if foreign:
                 self._input(lambda now: self.gossip.publish(foreign, now))
                 for event in foreign:
                     self._notify(event.network, event)
 
     async def _status_loop(self) -> None:
-        while True:
-            self._publish_status()
-            await trio.sleep(self.options.status_interval)
+        """Publish a snapshot every interval, written from a thread with its own
+        connection: the write may wait for the log writer's lock, the loop must not."""
+        state = NodeState(self.local.log_path)
+        try:
+            while True:
+                snapshot = self._snapshot()
+                await trio.to_thread.run_sync(self._write_status, state, snapshot)
+                await trio.sleep(self.options.status_interval)
+        finally:
+            state.close()
 
     def _publish_status(self, stopped: bool = False) -> None:
+        self._write_status(self.state, self._snapshot(stopped))
+
+    def _write_status(self, state: NodeState, snapshot: dict[str, Any]) -> None:
+        state.publish_status("node", snapshot)
+        state.publish_status("addresses", snapshot["addresses"])
+
+    def _snapshot(self, stopped: bool = False) -> dict[str, Any]:
         documents = {}
         for doc in sorted(self.gossip.held_documents()):
+            info = self.gossip.info(doc)
+            if info is None or not (info.subscribed or info.bookmarked):
+                continue  # carried replies are counted in their forum's progress
             progress = self.gossip.progress(doc)
             documents[doc] = {
                 "held": progress.held, "known": progress.known,
                 "peers": {p: {"held": v.held, "we_lack": v.we_lack, "they_lack": v.they_lack}
                           for p, v in progress.peers.items()},
             }
-        self.state.publish_status("node", {
+        return {
             "id": self.id, "name": self.local.name, "pid": os.getpid(), "running": not stopped,
             "addresses": [str(a) for a in self.addresses], "started": self.started,
             "connected": sorted(self.links), "documents": documents,
-        })
-        self.state.publish_status("addresses", [str(a) for a in self.addresses])
+        }
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -1,13 +1,14 @@
-"""Following whole threads: subscribe to each reply of a thread one follows.
+"""Following whole threads, one level of subscription per level of nesting.
 
-The protocol carries a subscribed document's direct replies (DESIGN.md 3,
-"Children"), but a reply to a reply travels in the first reply's network,
-which only nodes subscribed to that reply take part in. A person reading a
-forum expects every level of it, so while the UI runs the node subscribes to
-each reply that arrives (or is written) under a document it is subscribed
-to: the whole tree below a followed forum, one level at a time, as links
-arrive. This runs in every node (web UI or not), so all behave alike. Subscriptions are the node's own private events; an explicit
-unsubscribe is left alone, since only new links trigger this.
+A node subscribed to a document carries its children's networks (DESIGN.md 3,
+"Children"): the replies, *and* the links to their replies, reach it. A reply
+to a reply to a reply, though, travels in the second reply's network, which
+only nodes subscribed to the first reply carry. So when a reply P inside a
+followed thread gets replies of its own (a link P -> C reaches us), the node
+subscribes to P, and the next level rides along. A flat forum costs nothing;
+each reply that becomes a conversation costs one private subscription event.
+This runs in every node (web UI or not), so all behave alike; an explicit
+unsubscribe is left alone, since only new links trigger it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import trio
 
 from ..errors import CliqueError
 from ..eventlog import Action, Author, Event, Kind, SQLiteStore
-from ..views import flags
+from ..views import Filters, find, flags
 
 if TYPE_CHECKING:
     from .core import Node
@@ -37,27 +38,26 @@ def reply_link(event: Event) -> tuple[str, str] | None:
     return str(body["parent"]), str(body["child"])
 
 
-def to_follow(store: SQLiteStore, me: str, links: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """Which children to subscribe to now, and which to wait for (not held yet).
+def to_follow(store: SQLiteStore, me: str, links: dict[str, str]) -> list[str]:
+    """The replies to subscribe to now: parents of new links that sit below a
+    document we follow but are not followed themselves.
 
     Args:
         links: child -> parent for replies seen since the last call.
     """
-    ready, waiting = [], {}
-    for child, parent in links.items():
-        if not flags(store, me, parent).subscribed or flags(store, me, child).subscribed:
+    ready = []
+    for parent in set(links.values()):
+        if store.get(parent) is None or flags(store, me, parent).subscribed:
             continue
-        if store.get(child) is None:
-            waiting[child] = parent  # the link came first: subscribe once the reply arrives
-        else:
-            ready.append(child)
-    return ready, waiting
+        above = find(store, Filters(parents_of=parent, include_deleted=True))
+        if any(flags(store, me, doc.id).subscribed for doc in above):
+            ready.append(parent)
+    return ready
 
 
 async def follow_threads(node: Node) -> None:
-    """Run until cancelled: subscribe to replies under subscribed documents (see module doc)."""
+    """Run until cancelled: follow replies that become conversations (see module doc)."""
     seen: dict[str, str] = {}
-    waiting: dict[str, str] = {}
     wake = trio.Event()
 
     async def collect() -> None:
@@ -66,11 +66,7 @@ async def follow_threads(node: Node) -> None:
                 link = reply_link(event)
                 if link is not None:
                     seen[link[1]] = link[0]
-                elif event.kind is Kind.DOCUMENT and event.id in waiting:
-                    seen[event.id] = waiting.pop(event.id)
-                else:
-                    continue
-                wake.set()
+                    wake.set()
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(collect)
@@ -79,8 +75,7 @@ async def follow_threads(node: Node) -> None:
             wake = trio.Event()
             batch = dict(seen)
             seen.clear()
-            ready, later = to_follow(node.reader, node.id, batch)  # a few indexed reads
-            waiting.update(later)
+            ready = to_follow(node.reader, node.id, batch)  # a few indexed reads
             if ready:
                 await _subscribe(node, ready)
 

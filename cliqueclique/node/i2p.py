@@ -45,5 +45,6 @@ async def start_i2p(node: Node, nursery: trio.Nursery) -> None:
         node.transports.add(transport)
         address = await nursery.start(transport.serve, node._accept)
         node.addresses.append(address)
+        node.state.publish_status("addresses", [str(a) for a in node.addresses])  # for `invite` now
         log.info("reachable on I2P at %s", address)
         await trio.sleep_forever()

@@ -10,7 +10,7 @@ on SQLite, and a job that was acknowledged is committed (synchronous=FULL).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,12 @@ class LogWriter:
         self.store = store
         self._send, self._receive = trio.open_memory_channel[_Job](math.inf)
         self.batches = 0  # transactions run (for status and tests)
+        self.backlog = 0  # events queued or being written
+        self._drained = trio.Event()
+        #: positions this writer filled that `new_from_others` has not passed yet
+        #: (touched only in the writer thread, so no race with other processes' appends)
+        self._own: set[int] = set()
+        self._seen_position = store.last_position()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -70,6 +76,9 @@ class LogWriter:
             # Not abandoned on cancellation: a started transaction always finishes.
             await trio.to_thread.run_sync(self._execute, jobs)
             self.batches += 1
+            self.backlog -= size
+            self._drained.set()
+            self._drained = trio.Event()
             for job in jobs:
                 job.done.set()
                 if job.on_done is not None:
@@ -100,6 +109,7 @@ class LogWriter:
             for job in group:
                 job.error = e
             return
+        self._own.update(r.position for r in results if r.position is not None)
         offset = 0
         for job in group:
             job.results = results[offset : offset + len(job.events)]
@@ -109,13 +119,36 @@ class LogWriter:
         """Queue an append without waiting; `on_done(job)` runs in the event loop."""
         try:
             self._send.send_nowait(_Job(events=list(events), on_done=on_done))
+            self.backlog += len(events)
         except trio.ClosedResourceError:
             pass  # stopping: the peer will send these again next time
+
+    async def wait_for_room(self, limit: int) -> None:
+        """Wait until at most `limit` events are queued: readers of the network
+        call this so a fast peer cannot make us buffer more than we can write."""
+        while self.backlog > limit:
+            await self._drained.wait()
 
     async def append(self, events: Sequence[Event | bytes]) -> list[AppendResult]:
         """Append and wait for the commit."""
         job = _Job(events=list(events))
         return (await self._wait(job)).results
+
+    def mark_own(self, events: Iterable[Event]) -> None:
+        """Record events a `call` job appended itself (call from inside that job)."""
+        self._own.update(p for p in map(self.store.position_of, (e.id for e in events)) if p)
+
+    async def new_from_others(self) -> list[Event]:
+        """Events other processes (the CLI) appended since the last call, in log order."""
+        def scan(store: SQLiteStore) -> list[Event]:
+            positions = store.positions_after(self._seen_position)
+            if positions:
+                self._seen_position = positions[-1]
+            others = [p for p in positions if p not in self._own]
+            self._own.difference_update(positions)
+            return [s.event for p in others for s in store.events(after=p - 1, limit=1)]
+
+        return await self.call(scan)  # type: ignore[no-any-return]
 
     async def call(self, fn: Callable[[SQLiteStore], Any]) -> Any:
         """Run `fn(store)` in the writer thread, in order with everything else queued.
@@ -128,6 +161,7 @@ class LogWriter:
     async def _wait(self, job: _Job) -> _Job:
         try:
             await self._send.send(job)
+            self.backlog += len(job.events)
         except trio.ClosedResourceError:
             raise NodeError("the node is stopping: not written") from None
         await job.done.wait()

@@ -76,7 +76,8 @@ async def test_nested_replies_are_followed_without_the_web_ui(tmp_path: Path) ->
         with b.watch(root.id) as events:
             await b.join(str(a.invite(root.id)))
             await wait_for(events, lambda e: e.id == root.id)
-        reply = await a.post("Re", "level one", parent=root.id)
-        with b.watch_all() as events:
-            deeper = await a.post("Re: Re", "level two", parent=reply.id)
-            await wait_for(events, lambda e: e.id == deeper.id)
+        parent = root
+        for level in range(1, 5):  # each level lives in the network of the one above
+            with b.watch_all() as events:
+                parent = await a.post(f"level {level}", "deeper", parent=parent.id)
+                await wait_for(events, lambda e, want=parent.id: e.id == want)

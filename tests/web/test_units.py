@@ -11,7 +11,6 @@ from cliqueclique.eventlog import Action
 from cliqueclique.home import Home, LocalNode
 from cliqueclique.views import BatchSigner
 from cliqueclique.web.errors import BadWebAddress, CrossSiteRequest, CsrfTokenMissing
-from cliqueclique.node.follow import to_follow
 from cliqueclique.web.model import LIST_LIMIT, MAX_NEST, forums, thread_page
 from cliqueclique.web.netpicture import RADIUS, NetEdge, NetNode, NetPicture, layout
 from cliqueclique.web.options import parse_web
@@ -124,20 +123,6 @@ def test_deep_threads_nest_to_a_limit_and_close_every_level(local: LocalNode) ->
     assert sum(p.closes for p in page.posts) == len(page.posts)  # every <details> is closed
     assert [p.deep for p in page.posts].count(True) == 4
     reader.close()
-    store.close()
-
-
-def test_follow_subscribes_to_replies_under_subscribed_documents(local: LocalNode) -> None:
-    store = local.open_store()
-    signer = BatchSigner(local.key(), store)
-    forum, other = signer.document("forum", "f"), signer.document("other", "o")
-    reply, elsewhere = signer.document("reply", "r"), signer.document("elsewhere", "e")
-    store.append_many([forum, other, reply, elsewhere, signer.link(forum.id, reply.id),
-                       signer.link(other.id, elsewhere.id), signer.subscription(forum.id, Action.SUBSCRIBE)])
-    missing = "f" * 64
-    ready, waiting = to_follow(store, local.id, {reply.id: forum.id, elsewhere.id: other.id,
-                                                 missing: forum.id})
-    assert ready == [reply.id] and waiting == {missing: forum.id}
     store.close()
 
 
