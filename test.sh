@@ -3,16 +3,5 @@
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
-PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.installed ]; then
-    echo "setting up .venv (first run only)..." >&2
-    if ! { "$PYTHON" -m venv .venv &&
-           .venv/bin/python -m pip install --upgrade pip &&
-           .venv/bin/python -m pip install -e '.[test]'; } >.venv-install.log 2>&1; then
-        cat .venv-install.log >&2
-        echo "set-up failed; the log above is also in .venv-install.log" >&2
-        exit 1
-    fi
-    touch .venv/.installed
-fi
+. scripts/venv.sh
 exec .venv/bin/python -m pytest "$@"

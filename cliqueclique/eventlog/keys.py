@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from nacl.signing import SigningKey
 
 from ..errors import NodeError
+from ..secretfile import write_secret
 
 SEED_SIZE = 32
 
@@ -19,14 +19,7 @@ def node_id(key: SigningKey) -> str:
 
 def write_key(path: Path, key: SigningKey) -> None:
     """Write the secret seed with mode 0600, atomically (never a half-written key)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, bytes(key).hex().encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_secret(path, bytes(key).hex().encode() + b"\n")
 
 
 def read_key(path: Path) -> SigningKey:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from ..secretfile import write_secret
 from .address import I2PAddress, b32_of_destination, i2p_b64decode, i2p_b64encode
 from .errors import I2PKeyFileError
 
@@ -62,14 +63,7 @@ class I2PKeys:
 
 def write_keys(path: Path, keys: I2PKeys) -> None:
     """Write keys with mode 0600, atomically (never a half-written key file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, keys.private_base64.encode("ascii") + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_secret(path, keys.private_base64.encode("ascii") + b"\n")
 
 
 def read_keys(path: Path) -> I2PKeys:
