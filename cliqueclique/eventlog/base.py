@@ -18,7 +18,6 @@ the whole batch (imports use this). Concrete stores supply the primitives.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor

@@ -8,7 +8,6 @@ read, like the node key files of `cliqueclique.eventlog.keys`.
 from __future__ import annotations
 
 import binascii
-import os
 import struct
 from dataclasses import dataclass
 from functools import cached_property
