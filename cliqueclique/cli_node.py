@@ -124,10 +124,21 @@ async def _serve(ctx: Context, options: NodeOptions, print_events: bool) -> None
             async with trio.open_nursery() as nursery:
                 if print_events:
                     nursery.start_soon(_print_events, node)
+                nursery.start_soon(_print_late_addresses, node, len(node.addresses))
                 async for _ in signals:
                     click.echo("stopping", err=True)
                     nursery.cancel_scope.cancel()
                     break
+
+
+async def _print_late_addresses(node: Node, printed: int) -> None:
+    """Print `listening on ...` for addresses that come up after start (I2P: ~20 s later)."""
+    while True:
+        await trio.sleep(0.25)  # a display refresh; addresses are added rarely
+        for address in node.addresses[printed:]:
+            click.echo(f"listening on {address}")
+            sys.stdout.flush()
+        printed = len(node.addresses)
 
 
 async def _print_events(node: Node) -> None:

@@ -4,6 +4,14 @@ The destination keys live in the node's directory (`i2p.keys`, mode 0600) so
 its I2P address survives restarts. Creating a SAM session takes about 20 s,
 so it happens in the background: the node serves TCP meanwhile and adds its
 I2P address once the session is up.
+
+i2pd (2.45.1 at least) destroys the destination of a closed SAM session 5 s
+after the close. A session created for the same keys before then is handed the
+dying destination: it stops answering a few seconds later, and the router then
+cannot host those keys again until it restarts. So the session records that it
+is alive (every second, and when it ends), and a node restarted at once (or
+after a crash) waits until its previous session has been gone `SESSION_RELEASE`
+seconds before it asks for a new one.
 """
 
 from __future__ import annotations
@@ -16,11 +24,14 @@ import trio
 from ..errors import CliqueError
 from ..net import I2PTransport, SamBridgeAddress, SamSession, load_or_create_keys
 from ..net.errors import SamBridgeUnavailable
+from ..nodestate import NodeState
 
 if TYPE_CHECKING:
     from .core import Node
 
 log = logging.getLogger("cliqueclique.node")
+SESSION_RELEASE = 7.0  # seconds: i2pd lets go of a closed session's destination after 5
+ALIVE = "i2p_session_alive"  # status key: when this node's session was last known to be up
 
 
 async def start_i2p(node: Node, nursery: trio.Nursery) -> None:
@@ -32,6 +43,7 @@ async def start_i2p(node: Node, nursery: trio.Nursery) -> None:
     try:
         bridge = SamBridgeAddress.parse(node.options.sam)
         keys = await load_or_create_keys(node.local.directory / "i2p.keys", bridge)
+        await _after_previous_session(node)
         session = await SamSession.create(bridge, keys, options=node.options.i2p_tunnels or None)
     except SamBridgeUnavailable as e:
         level = logging.ERROR if required else logging.INFO
@@ -46,5 +58,27 @@ async def start_i2p(node: Node, nursery: trio.Nursery) -> None:
         address = await nursery.start(transport.serve, node._accept)
         node.addresses.append(address)
         node.state.publish_status("addresses", [str(a) for a in node.addresses])  # for `invite` now
+        node._next_dial.clear()  # peers only I2P reaches: dial them now, not after the back-off
         log.info("reachable on I2P at %s", address)
-        await trio.sleep_forever()
+        await _record_alive(node)
+
+
+async def _after_previous_session(node: Node) -> None:
+    found = node.state.read_status(ALIVE)
+    if found is not None and found[1] < SESSION_RELEASE:
+        wait = SESSION_RELEASE - max(0.0, found[1])
+        log.info("waiting %.1fs for the router to let go of this node's previous I2P session", wait)
+        await trio.sleep(wait)
+
+
+async def _record_alive(node: Node) -> None:
+    """Until cancelled, note every second (and at the end) that the session is up."""
+    state = NodeState(node.local.log_path)  # written from a thread: the loop must not wait on locks
+    try:
+        while True:
+            await trio.to_thread.run_sync(state.publish_status, ALIVE, True)
+            await trio.sleep(1.0)
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(state.publish_status, ALIVE, True)
+        state.close()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,12 +37,17 @@ def log_ids(home: Path, *args: str) -> list[str]:
 
 
 class Serve:
-    """`cliqueclique serve --events` in a child process."""
+    """`cliqueclique serve --events` in a child process.
 
-    def __init__(self, home: Path, *extra: str) -> None:
+    `prefix` goes before the command (e.g. `nsenter ...` to run it inside a test
+    network's namespace); `sam` (HOST:PORT) turns I2P on through that bridge.
+    """
+
+    def __init__(self, home: Path, *extra: str, prefix: Sequence[str] = (), sam: str | None = None) -> None:
         self.home = home
+        i2p = ["--i2p", "--sam", sam] if sam else ["--no-i2p"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cliqueclique", "--home", str(home), "serve", "--no-i2p", "--events",
+            [*prefix, sys.executable, "-m", "cliqueclique", "--home", str(home), "serve", *i2p, "--events",
              "--listen", "127.0.0.1:0", *extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
@@ -55,9 +61,7 @@ class Serve:
         for thread in self._threads:
             thread.start()
         for line in self._lines_until(lambda line: line == "ready"):
-            if line.startswith("listening on "):
-                self.addresses.append(line.split()[-1])
-            elif line.startswith("node "):
+            if line.startswith("node "):
                 self.node_id = line.split()[-1]
             elif line.startswith("web ui "):
                 self.web_url = line.split()[-1]
@@ -85,6 +89,8 @@ class Serve:
             out.append(line)
             if line.startswith("{"):
                 self.seen.add(json.loads(line)["id"])
+            elif line.startswith("listening on "):  # I2P's comes after "ready"
+                self.addresses.append(line.split()[-1])
             if done(line):  # type: ignore[operator]
                 return out
 
@@ -92,6 +98,14 @@ class Serve:
         """Block until the node has accepted every id in `ids` (or fail)."""
         if not ids <= self.seen:
             self._lines_until(lambda line: ids <= self.seen)
+
+    def wait_for_address(self, scheme: str) -> str:
+        """Block until the node prints an address of `scheme` (I2P's comes ~20 s after start)."""
+        def found() -> list[str]:
+            return [a for a in self.addresses if a.startswith(scheme + ":")]
+        if not found():
+            self._lines_until(lambda line: bool(found()))
+        return found()[0]
 
     def wait_for_count(self, count: int) -> None:
         """Block until the node has printed `count` more accepted events."""
