@@ -127,7 +127,7 @@ class SQLiteStore(EventStore):
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: keep the indexes hot
+            conn.execute("PRAGMA cache_size=-16384")  # 16 MiB: keep the hot indexes cached
             self.db = sqlite_utils.Database(conn)
             migrations.apply(self.db)
         except sqlite3.Error as e:

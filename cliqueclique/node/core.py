@@ -53,8 +53,8 @@ from .writer import LogWriter
 log = logging.getLogger("cliqueclique.node")
 T = TypeVar("T")
 LINK_QUEUE_BYTES = 256 * 1024 * 1024  # queued for one peer before it counts as stuck
-WRITER_BACKLOG = 20_000  # events waiting for the writer before we stop reading peers
-CODEC_CACHE = 20_000  # decoded events the gossip machine keeps (bounds memory)
+WRITER_BACKLOG = 5_000  # events waiting for the writer before we stop reading peers
+CODEC_CACHE = 5_000  # decoded events the gossip machine keeps (bounds memory)
 MAX_DIAL_BACKOFF = 60.0
 ALL = "*"  # watch key for every event
 #: What a peer or the network can make a link fail with (expected, logged, not fatal).
