@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -397,10 +397,3 @@ def _indexed(e: Event) -> tuple[object, ...]:
 
 class _Mismatch(InvalidEvent):
     reason = "stored event does not verify"
-
-
-def results_summary(results: Sequence[AppendResult]) -> dict[str, Any]:
-    counts = {s.value: 0 for s in Status}
-    for r in results:
-        counts[r.status.value] += 1
-    return counts

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import trio
 
 from ..errors import CliqueError, NodeError
-from ..eventlog import Action, Author, Event, Kind, SQLiteStore
+from ..eventlog import Action, Author, Event, SQLiteStore
 from ..gossip.errors import LocalProtocolError
 from ..gossip.node import GossipNode
 from ..gossip.outputs import (
@@ -529,4 +529,4 @@ class Watch:
         self._send.close()
 
 
-__all__ = ["Node", "NodeOptions", "Watch", "Kind"]
+__all__ = ["Node", "NodeOptions", "Watch"]
