@@ -2,13 +2,14 @@
 
 `EventStore.append_many` is the one door into a log. For a batch it:
 
-1. decodes every item (wire bytes or `Event`) and sets aside duplicates;
-2. verifies the remaining signatures, in parallel threads for big batches
-   (pynacl releases the GIL, so both cores verify while nothing else runs);
-3. inside one transaction, checks each event's chain position and
-   authorisation against the log *plus the accepted part of this batch*,
-   writes the accepted ones (group commit), and lets the store purge content
-   that an accepted deletion retracts.
+1. slices out every item's signed parts and starts the signature checks
+   (in helper processes for big batches, see `signatures.py`), skipping
+   events the log already holds;
+2. decodes every item while the helpers verify, and sets aside duplicates;
+3. inside one transaction, checks each event's signature verdict, chain
+   position and authorisation against the log *plus the accepted part of
+   this batch*, writes the accepted ones (group commit), and lets the store
+   purge content that an accepted deletion retracts.
 
 Each item gets an `AppendResult`: accepted (with its new position), duplicate
 (an idempotent no-op) or rejected (with the specific `InvalidEvent`). A
@@ -19,36 +20,21 @@ the whole batch (imports use this). Concrete stores supply the primitives.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from contextlib import AbstractContextManager
-from typing import Protocol, TypeVar
-
-T = TypeVar("T")
+from typing import Protocol
 
 from ..errors import BatchRolledBack, Equivocation, InvalidEvent, PurgedContent
-from ..errors import InvalidSignature as InvalidSignatureError
 from .codec import decode_wire, verify_signature
 from .events import Event, Kind, StoredEvent
+from .signatures import VERIFY_CHUNK, BatchSignatures, SignatureCache, signed_parts
 from .validation import check_authorisation, check_chain
-from .verifier import shared_pool
 
-#: Chunks at least this big are verified by helper processes; smaller ones here
-#: (a hand-off costs more than a few verifications).
-PARALLEL_VERIFY_MIN = 256
-VERIFY_CHUNK = 512  # decode the next chunk while helper processes verify this one
-_pipe_threads: ThreadPoolExecutor | None = None
-
-
-def _send_to_helpers(items: list[tuple[str, bytes, bytes]]) -> Future[list[bool]]:
-    """Hand a chunk to a helper process; a thread waits on the pipe (GIL released)."""
-    global _pipe_threads
-    pool = shared_pool()
-    if _pipe_threads is None:
-        _pipe_threads = ThreadPoolExecutor(max_workers=pool.size, thread_name_prefix="verify-pipe")
-    return _pipe_threads.submit(pool.check, items)
+#: Accepted events are written in chunks of this size, so SQLite works while
+#: the helpers still verify later parts of the batch.
+WRITE_CHUNK = 512
 
 
 class Status(StrEnum):
@@ -67,54 +53,6 @@ class AppendResult:
     @property
     def reason(self) -> str | None:
         return None if self.error is None else str(self.error)
-
-
-class SignatureCache:
-    """Remembers (id, signature) pairs that verified: a pure function of bytes.
-
-    Many simulated nodes in one process can share one cache so each signature
-    is checked once, not once per node.
-    """
-
-    def __init__(self, limit: int = 1_000_000) -> None:
-        self._ok: set[tuple[str, bytes]] = set()
-        self._limit = limit
-
-    def verify(self, event: Event) -> None:
-        key = (event.id, event.signature)
-        if key in self._ok:
-            return
-        verify_signature(event)
-        if len(self._ok) >= self._limit:
-            self._ok.clear()
-        self._ok.add(key)
-
-
-def _check_signatures(events: Sequence[Event], cache: SignatureCache | None) -> list[InvalidEvent | None]:
-    check = cache.verify if cache else verify_signature
-    out: list[InvalidEvent | None] = []
-    for event in events:
-        try:
-            check(event)
-            out.append(None)
-        except InvalidEvent as e:
-            out.append(e)
-    return out
-
-
-def _start_verification(
-    events: Sequence[Event], cache: SignatureCache | None
-) -> Callable[[], list[InvalidEvent | None]]:
-    """Verify signatures, in helper processes for big chunks; call the result to wait."""
-    if cache is not None or len(events) < PARALLEL_VERIFY_MIN:
-        done = _check_signatures(events, cache)
-        return lambda: done
-    job = _send_to_helpers([(e.author, e.header, e.signature) for e in events])
-
-    def wait() -> list[InvalidEvent | None]:
-        return [None if ok else InvalidSignatureError(e.id) for e, ok in zip(events, job.result())]
-
-    return wait
 
 
 class BatchWriter(Protocol):
@@ -164,12 +102,6 @@ class _Batch:
         self.heads[(event.author, event.network)] = (event.seq, event.id)
         if _deletes_document(event):
             self.deletions.add(event.network)
-
-
-def _recording(items: Iterable[T], into: list[T]) -> Iterator[T]:
-    for item in items:
-        into.append(item)
-        yield item
 
 
 def _deletes_document(event: Event) -> bool:
@@ -250,15 +182,15 @@ class EventStore(ABC):
 
     def append_many(self, items: Iterable[Event | bytes], *, atomic: bool = False) -> list[AppendResult]:
         """Validate and append a batch in one transaction; one result per item."""
-        results, fresh, waits = self._decode_and_verify(items)
+        items = list(items)
+        signatures = BatchSignatures(len(items), self.signature_cache)
+        asked, held = self._start_signature_checks(items, signatures)
+        results, fresh = self._decode(items, asked, held)
         undecodable = any(r is not None and r.status is Status.REJECTED for r in results)
-        verdicts: list[InvalidEvent | None] = []  # recorded in case of a second pass
-        signatures: Iterable[InvalidEvent | None] = _recording((v for w in waits for v in w()), verdicts)
         excluded: set[str] = set()
         while True:
             with self._writing() as writer:
                 accepted, evidence, rejected = self._check_and_write(fresh, signatures, excluded, writer)
-                signatures = verdicts
                 # A header-only event let in on the strength of a deletion later in
                 # the batch fails if that deletion failed (and so does what follows it).
                 deleted = {e.network for _, e, _ in accepted if _deletes_document(e)}
@@ -279,45 +211,56 @@ class EventStore(ABC):
                               AppendResult(event.id, Status.REJECTED, error=BatchRolledBack(event.id)))
         return [r for r in results if r is not None]
 
-    def _decode_and_verify(
-        self, items: Iterable[Event | bytes]
-    ) -> tuple[list[AppendResult | None], list[tuple[int, Event]], list[InvalidEvent | None]]:
-        """Decode, set duplicates aside and check signatures, pipelined: while
-        helper processes verify one chunk, this thread decodes the next. Returns (results so far, fresh events, signature verdicts)."""
-        results: list[AppendResult | None] = []
-        fresh: list[tuple[int, Event]] = []
-        seen: set[str] = set()
-        waits: list[Callable[[], list[InvalidEvent | None]]] = []
-        chunk: list[tuple[int, Event]] = []
+    def _start_signature_checks(
+        self, items: list[Event | bytes], signatures: BatchSignatures
+    ) -> tuple[set[str], set[str]]:
+        """Slice out each item's signed parts and start checking those the log
+        does not hold, chunk by chunk. Returns (ids looked up, ids held)."""
+        asked: set[str] = set()
+        held: set[str] = set()
+        for start in range(0, len(items), VERIFY_CHUNK):
+            chunk = []
+            for index in range(start, min(start + VERIFY_CHUNK, len(items))):
+                parts = signed_parts(items[index])
+                if parts is not None and parts[0] not in asked:
+                    asked.add(parts[0])
+                    chunk.append((index, parts))
+            chunk_held = self.present(p[0] for _, p in chunk)
+            held |= chunk_held
+            signatures.check([(i, p) for i, p in chunk if p[0] not in chunk_held])
+        return asked, held
 
-        def flush() -> None:
-            held = self.present(e.id for _, e in chunk)
-            new = []
-            for index, event in chunk:
-                if event.id in held or event.id in seen:
-                    results[index] = AppendResult(event.id, Status.DUPLICATE)
-                else:
-                    new.append((index, event))
-                seen.add(event.id)
-            fresh.extend(new)
-            waits.append(_start_verification([e for _, e in new], self.signature_cache))
-            chunk.clear()
-
+    def _decode(
+        self, items: list[Event | bytes], asked: set[str], held: set[str]
+    ) -> tuple[list[AppendResult | None], list[tuple[int, Event]]]:
+        """Decode every item and set duplicates aside (`held`: those of the
+        `asked` ids the log holds). Returns (results so far, fresh events by
+        batch index)."""
+        results: list[AppendResult | None] = [None] * len(items)
+        decoded: list[tuple[int, Event]] = []
         for index, item in enumerate(items):
-            results.append(None)
             try:
-                chunk.append((index, _decode(item)))
+                decoded.append((index, _decode(item)))
             except InvalidEvent as e:
                 results[index] = AppendResult(e.event_id, Status.REJECTED, error=e)
-            if len(chunk) >= VERIFY_CHUNK:
-                flush()
-        flush()
-        return results, fresh, waits
+        # An item too broken to slice can still have decoded; its id was not looked up.
+        unasked = [e.id for _, e in decoded if e.id not in asked]
+        if unasked:
+            held = held | self.present(unasked)
+        fresh: list[tuple[int, Event]] = []
+        seen: set[str] = set()
+        for index, event in decoded:
+            if event.id in held or event.id in seen:
+                results[index] = AppendResult(event.id, Status.DUPLICATE)
+            else:
+                fresh.append((index, event))
+            seen.add(event.id)
+        return results, fresh
 
     def _check_and_write(
         self,
         fresh: list[tuple[int, Event]],
-        signatures: Iterable[InvalidEvent | None],
+        signatures: BatchSignatures,
         excluded: set[str],
         writer: BatchWriter,
     ) -> tuple[list[tuple[int, Event, int]], list[tuple[Event, str | None]], dict[int, InvalidEvent]]:
@@ -337,8 +280,9 @@ class EventStore(ABC):
             accepted.extend((i, e, p) for (i, e), p in zip(pending, positions))
             pending.clear()
 
-        for (index, event), sig_error in zip(fresh, signatures):
+        for index, event in fresh:
             try:
+                sig_error = signatures.error(index, event)
                 if sig_error is not None:
                     raise sig_error
                 if event.id in excluded:
@@ -354,7 +298,7 @@ class EventStore(ABC):
                 continue
             batch.add(event)
             pending.append((index, event))
-            if len(pending) >= VERIFY_CHUNK:
+            if len(pending) >= WRITE_CHUNK:
                 write()
         if pending:
             write()

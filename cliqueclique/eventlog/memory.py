@@ -10,7 +10,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from .base import EventStore, SignatureCache
+from .base import EventStore
+from .signatures import SignatureCache
 from .events import Event, Kind, StoredEvent
 from .validation import PURGEABLE
 

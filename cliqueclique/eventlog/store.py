@@ -28,7 +28,8 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from ..errors import StoreError
-from .base import EventStore, SignatureCache
+from .base import EventStore
+from .signatures import SignatureCache
 from .events import Event, Kind, StoredEvent
 from .validation import PURGEABLE
 

@@ -3,12 +3,14 @@
 Decoding and validating events is Python code that holds the GIL nearly all
 the time, which starves verifier *threads* even though pynacl releases the
 GIL; so big chunks go to helper *processes* instead. They are plain
-subprocesses (`python -m cliqueclique.eventlog.verifier`), not
-multiprocessing, so embedding programs need no `__main__` guard.
+subprocesses running `verify_helper.py`, not multiprocessing, so embedding
+programs need no `__main__` guard.
 
-Pipe protocol, both directions length-prefixed (4 bytes, big endian):
-request = records of 32-byte key | 64-byte signature | 2-byte length | header;
-reply = one byte per record, 1 if the signature holds.
+No thread of ours waits on the pipes: a request is written straight into the
+helper's pipe (enlarged, so a whole batch fits without blocking) and its reply
+is read when the caller needs the verdicts. Threads that shuttle bytes would
+each wait up to a GIL switch interval (5 ms) at every step while the decoding
+thread holds the GIL, which left the helpers idle.
 
 If a helper cannot be started or dies, callers fall back to checking in
 process: correctness never depends on the helpers.
@@ -17,110 +19,138 @@ process: correctness never depends on the helpers.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import struct
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Sequence
-from typing import BinaryIO
+from pathlib import Path
 
 from .codec import signature_holds
+from .verify_helper import encode_request, read_exact
+
+_HELPER_SCRIPT = str(Path(__file__).with_name("verify_helper.py"))
+PIPE_SIZE = 1 << 20  # a 2,000-event batch is about 1 MB of requests over all helpers
+#: Requests in flight per helper: its replies (a few hundred bytes each) must fit
+#: in its output pipe, or it would block writing while we block writing to it.
+MAX_IN_FLIGHT = 64
+
+Items = Sequence[tuple[str, bytes, bytes]]  # (author hex, header, signature)
 
 
-def _read_exact(stream: BinaryIO, size: int) -> bytes:
-    data = stream.read(size)
-    if data is None or len(data) != size:
-        raise EOFError
-    return data
+class Ticket:
+    """The verdicts of one submitted chunk, once `VerifierPool.result` has them."""
 
-
-def _encode_request(items: Sequence[tuple[str, bytes, bytes]]) -> bytes:
-    parts = []
-    for author, header, signature in items:
-        parts.append(bytes.fromhex(author) + signature + len(header).to_bytes(2, "big") + header)
-    payload = b"".join(parts)
-    return struct.pack(">I", len(payload)) + payload
-
-
-def _check_request(payload: bytes) -> bytes:
-    verdicts = bytearray()
-    offset = 0
-    while offset < len(payload):
-        key, signature = payload[offset : offset + 32], payload[offset + 32 : offset + 96]
-        size = int.from_bytes(payload[offset + 96 : offset + 98], "big")
-        header = payload[offset + 98 : offset + 98 + size]
-        offset += 98 + size
-        verdicts.append(signature_holds(key.hex(), header, signature))
-    return bytes(verdicts)
-
-
-def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """The helper's loop: answer requests until the parent closes the pipe."""
-    try:
-        while True:
-            (size,) = struct.unpack(">I", _read_exact(stdin, 4))
-            reply = _check_request(_read_exact(stdin, size))
-            stdout.write(struct.pack(">I", len(reply)) + reply)
-            stdout.flush()
-    except EOFError:
-        return
+    def __init__(self, items: Items) -> None:
+        self.items = items
+        self.verdicts: list[bool] | None = None
+        self.helper: _Helper | None = None  # the helper that will answer it
 
 
 class _Helper:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cliqueclique.eventlog.verifier"],
+            [sys.executable, _HELPER_SCRIPT],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
-        self.lock = threading.Lock()  # one request/reply at a time per pipe pair
+        assert self.proc.stdin and self.proc.stdout
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux; elsewhere writes may wait for the helper
+            try:
+                fcntl.fcntl(self.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+            except OSError:
+                pass  # above the system's pipe-max-size: the default pipe still works
+        self.in_flight: deque[Ticket] = deque()
+        self.load = 0  # signatures in flight
+
+    def send(self, ticket: Ticket) -> None:
+        if len(self.in_flight) >= MAX_IN_FLIGHT:
+            self.receive()
+        self.stdin.write(encode_request([(bytes.fromhex(a), h, s) for a, h, s in ticket.items]))
+        self.stdin.flush()
+        self.in_flight.append(ticket)
+        self.load += len(ticket.items)
+
+    def receive(self) -> None:
+        """Read the oldest request's reply (replies come in request order)."""
+        (size,) = struct.unpack(">I", read_exact(self.stdout, 4))
+        reply = read_exact(self.stdout, size)
+        ticket = self.in_flight.popleft()
+        self.load -= len(ticket.items)
+        if len(reply) != len(ticket.items):
+            raise ValueError("helper reply does not match its request")
+        ticket.verdicts = [bool(b) for b in reply]
 
     def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
+        self.stdin.close()
         self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        self.stdout.close()
 
 
 class VerifierPool:
-    """Helper processes; `start(items)` sends a chunk and returns a waiter."""
+    """Helper processes: `submit` a chunk, later take its `result`."""
 
     def __init__(self, size: int | None = None) -> None:
         self.size = size or os.cpu_count() or 2
         self._helpers: list[_Helper] = []
-        self._next = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one thread at a time talks to the helpers
         self.broken = False
 
-    def _helper(self) -> _Helper:
+    def start(self) -> None:
+        """Start the helpers now rather than on the first big chunk."""
         with self._lock:
-            if not self._helpers:
-                self._helpers = [_Helper() for _ in range(self.size)]
-            self._next = (self._next + 1) % len(self._helpers)
-            return self._helpers[self._next]
+            self._start()
 
-    def check(self, items: Sequence[tuple[str, bytes, bytes]]) -> list[bool]:
-        """Verify in a helper (blocking); falls back to this process on failure."""
-        if not self.broken:
+    def _start(self) -> None:
+        if not self._helpers and not self.broken:
             try:
-                helper = self._helper()
-                with helper.lock:
-                    assert helper.proc.stdin and helper.proc.stdout
-                    helper.proc.stdin.write(_encode_request(items))
-                    helper.proc.stdin.flush()
-                    (size,) = struct.unpack(">I", _read_exact(helper.proc.stdout, 4))
-                    reply = _read_exact(helper.proc.stdout, size)
-                if len(reply) == len(items):
-                    return [bool(b) for b in reply]
+                self._helpers = [_Helper() for _ in range(self.size)]
+            except OSError:
+                self.broken = True
+
+    def submit(self, items: Items) -> Ticket:
+        """Send a chunk to the least busy helper; never waits for verification."""
+        ticket = Ticket(items)
+        with self._lock:
+            self._start()
+            if not self.broken:
+                helper = min(self._helpers, key=lambda h: h.load)
+                try:
+                    helper.send(ticket)
+                    ticket.helper = helper
+                except (OSError, EOFError, ValueError, struct.error):
+                    self._break()
+        return ticket
+
+    def result(self, ticket: Ticket) -> list[bool]:
+        """The chunk's verdicts: waits for its helper, or checks here if none."""
+        with self._lock:
+            try:
+                while ticket.verdicts is None and ticket.helper is not None and not self.broken:
+                    ticket.helper.receive()
             except (OSError, EOFError, ValueError, struct.error):
-                self.broken = True  # never retry a broken pool: check here from now on
-        return [signature_holds(*item) for item in items]
+                self._break()
+        if ticket.verdicts is None:
+            ticket.verdicts = [signature_holds(*item) for item in ticket.items]
+        return ticket.verdicts
+
+    def _break(self) -> None:
+        """Never retry a broken pool: unanswered chunks are checked here from now on."""
+        self.broken = True
+        for helper in self._helpers:
+            helper.proc.kill()
+            helper.in_flight.clear()
 
     def close(self) -> None:
         with self._lock:
             for helper in self._helpers:
-                helper.close()
+                try:
+                    helper.close()
+                except OSError:
+                    pass
             self._helpers = []
 
 
@@ -133,7 +163,3 @@ def shared_pool() -> VerifierPool:
         _pool = VerifierPool()
         atexit.register(_pool.close)
     return _pool
-
-
-if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)

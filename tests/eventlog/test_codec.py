@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from cliqueclique.errors import (
     UnsupportedVersion,
 )
 from cliqueclique.eventlog import MAX_EVENT_SIZE, Kind, canonical_json, decode_wire, sign_event, verify_signature
+from cliqueclique.eventlog import codec
 from cliqueclique.eventlog.codec import digest, encode_wire
 
 from ..conftest import make_key
@@ -147,3 +149,52 @@ def test_header_only_event_decodes_as_purged() -> None:
     purged = decode_wire(encode_wire(event.signature, event.header, None))
     assert purged.purged and purged.id == event.id
     verify_signature(purged)  # the signature covers the header alone
+
+
+# --- the canonical-form fast path agrees with the general parser -------------------
+
+hex_ids = st.text("0123456789abcdef", min_size=64, max_size=64)
+odd_ids = hex_ids | st.just("AB" * 32) | st.text(max_size=66) | st.integers()
+counts = st.integers(-1, 3) | st.integers(2**59, 2**64) | st.just("1")
+
+
+def _outcome(wire: bytes) -> tuple[object, ...]:
+    try:
+        event = decode_wire(wire)
+    except InvalidEvent as e:
+        return (type(e), str(e))
+    return (event.kind, event.author, event.network, event.prev, event.seq, event.body_size,
+            event.timestamp, event.body_hash, event.ref)
+
+
+@settings(max_examples=400)
+@given(
+    kind=st.sampled_from(["link", "deletion", "document", "poll"]),
+    parent=hex_ids, other=odd_ids, direction=st.sampled_from(["natural", "reversed", "sideways", 1]),
+    author=odd_ids, prev=st.none() | odd_ids, seq=counts, ts=counts, version=st.sampled_from([1, 2, 1.0, True]),
+    spaced=st.booleans(), escaped=st.booleans(),
+)
+def test_fast_path_agrees_with_general_parser(
+    kind: str, parent: str, other: object, direction: object, author: object, prev: object, seq: object,
+    ts: object, version: object, spaced: bool, escaped: bool,
+) -> None:
+    """Headers, links and deletions are matched against their canonical form
+    first; that shortcut must accept and reject exactly what the general
+    parse-check-re-encode path does, with the same result."""
+    bodies = {"link": {"parent": parent, "child": other, "direction": direction},
+              "deletion": {"target": other},
+              "document": {"subject": "s", "text": "t", "content_type": "c"}}
+    raw = canonical_json(bodies.get(kind, {}))
+    if escaped:
+        raw = raw.replace(b"a", b"\\u0061", 1)
+    header = {"author": author, "body": digest(raw), "kind": kind,
+              "network": None if kind == "document" else parent,
+              "prev": prev, "seq": seq, "size": len(raw), "ts": ts, "v": version}
+    encoded = json.dumps(header, sort_keys=True, separators=(", ", ":") if spaced else (",", ":")).encode()
+    wire = encode_wire(b"\0" * 64, encoded, raw)
+    never = re.compile(r"(?!)")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("_CANONICAL_HEADER", "_CANONICAL_LINK", "_CANONICAL_DELETION"):
+            patch.setattr(codec, name, never)
+        general = _outcome(wire)
+    assert _outcome(wire) == general
