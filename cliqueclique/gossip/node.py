@@ -447,18 +447,23 @@ class GossipNode:
         self._index_links(doc)
         proto.doc_digest, proto.scope_digest = self.digests(proto)
         self.emit(DocumentHeld(doc))
-        self.announce(proto)
+        proto.offers, proto.need_peers = 0, True  # announced (and re-offered) when flushed
+        proto.mark_dirty()
         for peer, link in proto.links.items():
             if link.holder and not link.reconciled:
                 link.reconciled = True
                 self.send_vector(peer, proto)
         self._touch(proto)
 
-    def announce(self, proto: DocumentProtocol) -> None:
-        """Offer a document to the connected peers it has no link with (`Have`)."""
+    def announce(self, proto: DocumentProtocol) -> int:
+        """Offer a document to the connected peers it has no link with (`Have`);
+        returns how many were offered it."""
+        offered = 0
         for peer in self._connected:
             if peer not in proto.links:
                 self.send(peer, Have((proto.doc,)))
+                offered += 1
+        return offered
 
     def document_revived(self, doc: str) -> None:
         self.document_activated(doc)

@@ -182,6 +182,7 @@ class GossipConfig:
     settle_delay: float = 2.0  # quiet time before digests are re-advertised
     gc_delay: float = 5.0  # an unwanted document is dropped after this grace
     reconcile_attempts: int = 8
+    offer_attempts: int = 5  # `Have` re-offers (with backoff) while a document has few links
     max_distance: int = 64
     max_frame: int = MAX_FRAME
     max_orphans: int = 4096  # out-of-order events buffered per node

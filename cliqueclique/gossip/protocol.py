@@ -49,7 +49,12 @@ where it is still wanted.
 
 Peers. `Have` (sent on connect, when we start holding a document, and again
 whenever we lose a link) links two connected nodes that hold the same
-document, up to `max_peers` per document. The bound is soft in one direction
+document, up to `max_peers` per document. Nothing acknowledges a `Have`. On connect
+both sides send one, but a node that activates a document later (restoring it
+after a restart, say) announces it alone, and if that `Have` were lost the two
+holders would stay unlinked for good; so after announcing to someone, a
+document with fewer than `min_peers` links offers itself again with backoff,
+`offer_attempts` times. The bound is soft in one direction
 only: a joiner, or a peer advertising fewer than `min_peers` links, is always
 taken, so a node coming back to a crowded network is never left alone. A
 link advertising fewer than `min_peers` peers gets a `Suggest` naming
@@ -269,6 +274,8 @@ class DocumentProtocol:
         self.suggested: set[tuple[str, str]] = set()
         self.dirty = True  # metadata inputs since the last flush: election etc. must rerun
         self.need_peers = False  # a link went away: offer the document to other connected peers
+        self.offer_at: float | None = None  # when to offer it again while it has few links
+        self.offers = 0  # re-offers since the last lost link
         self._targets_cache: tuple[list[str], list[str], list[str], list[str]] | None = None
         self._links_stale = True  # recompute the earliest link timer (see get_timer)
         self._links_timer: float | None = None
@@ -326,6 +333,7 @@ class DocumentProtocol:
             link.move(event)
             self.mark_dirty()
             self.need_peers = True
+            self.offers = 0
 
     # --- local inputs -------------------------------------------------------------------
 
@@ -590,7 +598,7 @@ class DocumentProtocol:
                         links = t
             self._links_timer = links
         best = self._links_timer
-        for t in (self.lazy_at, self.settle_at, self.gc_at):
+        for t in (self.lazy_at, self.settle_at, self.gc_at, self.offer_at):
             if t is not None and (best is None or t < best):
                 best = t
         if self.graft_heap and (best is None or self.graft_heap[0][0] < best):
@@ -630,6 +638,9 @@ class DocumentProtocol:
         if self.lazy_at is not None and self.lazy_at <= now:
             self.lazy_at = None
             self._flush_lazy()
+        if self.offer_at is not None and self.offer_at <= now:
+            self.offer_at = None
+            self.need_peers = True
         if self.gc_at is not None and self.gc_at <= now:
             self.gc_at = None
             self._derive()
@@ -760,11 +771,20 @@ class DocumentProtocol:
                 self._send_update(peer, link)
         if self.active:
             self._suggest()
-            if self.need_peers and self.room():
-                self.host.announce(self)
+            if self.need_peers and self.room() and self.host.announce(self):
+                self._plan_offer(now)
             self.need_peers = False
             if self.subscribed != was_subscribed:
                 self.host.subscription_changed(self.doc, now)
+
+    def _plan_offer(self, now: float) -> None:
+        """Offer the document again later if it is still short of links."""
+        live = sum(1 for link in self.links.values() if link.live)
+        if live < self.cfg.min_peers and self.offers < self.cfg.offer_attempts:
+            self.offer_at = now + self._delay(self.offers)
+            self.offers += 1
+        else:
+            self.offer_at = None
 
     def _send_update(self, peer: str, link: PeerLink) -> None:
         document = self.host.document_wire(self.doc) if link.needs_document else None
