@@ -128,6 +128,14 @@ class EventStore(ABC):
         """(seq, id) of the author's latest event in the network, or None."""
 
     @abstractmethod
+    def heads(self, network: str) -> dict[str, int]:
+        """author -> seq of each author's latest event in the network."""
+
+    @abstractmethod
+    def chain_after(self, author: str, network: str, seq: int) -> list[Event]:
+        """The author's events in the network after `seq`, in chain order."""
+
+    @abstractmethod
     def at(self, author: str, network: str, seq: int) -> str | None:
         """Id of the author's event at `seq` in the network, or None."""
 

@@ -49,6 +49,16 @@ class MemoryStore(EventStore):
         chain = self._chains.get((author, network))
         return (len(chain), chain[-1]) if chain else None
 
+    def heads(self, network: str) -> dict[str, int]:
+        heads: dict[str, int] = {}
+        for index in self._networks.get(network, ()):
+            event = self._log[index].event
+            heads[event.author] = max(heads.get(event.author, 0), event.seq)
+        return heads
+
+    def chain_after(self, author: str, network: str, seq: int) -> list[Event]:
+        return [self._log[self._by_id[i]].event for i in self._chains.get((author, network), [])[max(seq, 0):]]
+
     def at(self, author: str, network: str, seq: int) -> str | None:
         chain = self._chains.get((author, network), [])
         return chain[seq - 1] if 0 < seq <= len(chain) else None

@@ -166,6 +166,15 @@ class SQLiteStore(EventStore):
         )
         return (rows[0][0], rows[0][1]) if rows else None
 
+    def heads(self, network: str) -> dict[str, int]:
+        return dict(self._query("SELECT author, max(seq) FROM events WHERE network = ? GROUP BY author",
+                                [network]))
+
+    def chain_after(self, author: str, network: str, seq: int) -> list[Event]:
+        rows = self._query(f"SELECT {_COLUMNS} FROM events WHERE author = ? AND network = ? AND seq > ? "
+                           "ORDER BY seq", [author, network, seq])
+        return [_row_to_stored(row).event for row in rows]
+
     def at(self, author: str, network: str, seq: int) -> str | None:
         rows = self._query(
             "SELECT id FROM events WHERE author = ? AND network = ? AND seq = ?", [author, network, seq]

@@ -184,6 +184,9 @@ class GossipNode:
         docs = tuple(d for d, p in self._docs.items() if p.active)
         for i in range(0, len(docs), MAX_ITEMS):
             self.send(peer, Have(docs[i : i + MAX_ITEMS]))
+        for doc in docs:
+            self._docs[doc].plan_offer(now, fresh=True)
+            self._touch(self._docs[doc])
         self._finish(now)
 
     def peer_lost(self, peer: str, now: float) -> None:
@@ -663,6 +666,7 @@ class GossipNode:
         doc_heads = link.heads.get(doc)
         if doc_heads is None:
             doc_heads = link.heads[doc] = {}
+        held = self.store.present(ev.id for _, ev in items)  # one query for the message
         for hops, ev in items:
             net = ev.network
             if net != doc:
@@ -676,7 +680,7 @@ class GossipNode:
             eid = ev.id
             if net == doc and doc_heads.get(ev.author, 0) < ev.seq:
                 doc_heads[ev.author] = ev.seq
-            if eid in pending_ids or self.store.present((eid,)):
+            if eid in pending_ids or eid in held:
                 proto.on_duplicate(peer, eid)
                 continue
             expected = self._expected(ev.author, net)
@@ -726,8 +730,10 @@ class GossipNode:
             self.emit(StoreEvents(tuple(ready)))
 
     def _on_vector(self, peer: str, proto: DocumentProtocol, msg: Vector) -> None:
+        # Only a node holding the document sends a vector, so one may arrive just
+        # before the update that says it holds it (a joiner's first): answer it.
         link = proto.links.get(peer)
-        if link is None or not link.holder or not proto.active:
+        if link is None or not link.live or not proto.active:
             return
         theirs = {net: dict(authors) for net, authors in msg.heads}
         networks = self.scope(proto) if (proto.subscribed and link.attrs and link.attrs.subscribed) \
@@ -739,11 +745,8 @@ class GossipNode:
             have = theirs.get(net, {})
             link.heads[net] = dict(have)
             for author, seq in self._heads_of(net).items():
-                for s in range(have.get(author, 0) + 1, seq + 1):
-                    event_id = self.store.at(author, net, s)
-                    ev = self.store.get(event_id) if event_id else None
-                    if ev is not None:
-                        missing.append(ev)
+                if have.get(author, 0) < seq:
+                    missing.extend(self.store.chain_after(author, net, have.get(author, 0)))
         for net, have in theirs.items():
             if net not in link.heads:
                 link.heads[net] = dict(have)
@@ -797,7 +800,7 @@ class GossipNode:
                 if child not in self._carried and peer is not None and child not in self._pending:
                     proto.want_from(peer, child, now)
         elif ev.kind is Kind.DOCUMENT and net in self._parents:
-            self._update_carried(net, now)
+            self._update_carried(net, now, held=True)
 
     def _advance_head(self, ev: Event) -> None:
         heads = self._heads.get(ev.network)
@@ -810,11 +813,7 @@ class GossipNode:
     def _heads_of(self, network: str) -> dict[str, int]:
         heads = self._heads.get(network)
         if heads is None:
-            heads = self._heads[network] = {}
-            for stored in self.store.events(network=network):
-                ev = stored.event
-                if ev.seq > heads.get(ev.author, 0):
-                    heads[ev.author] = ev.seq
+            heads = self._heads[network] = self.store.heads(network)
         return heads
 
     def _digest_of(self, network: str) -> int:
@@ -837,11 +836,12 @@ class GossipNode:
                 self._children.setdefault(doc, set()).add(child)
                 self._parents.setdefault(child, set()).add(doc)
 
-    def _update_carried(self, child: str, now: float) -> None:
+    def _update_carried(self, child: str, now: float, held: bool = False) -> None:
+        """Carry `child` while a subscribed parent links it (`held`: it is in the log)."""
         parent = self.has_subscribed_parent(child)
         if parent and child in self._carried and child not in self._docs:
             return  # the common case: one more link to a child we already carry
-        should = parent and self._allowed_doc(child) and self.store.present((child,)) != set()
+        should = parent and self._allowed_doc(child) and (held or self.store.has(child))
         if should and child not in self._carried:
             self._carried.add(child)
         elif not should and child in self._carried:

@@ -49,10 +49,9 @@ where it is still wanted.
 
 Peers. `Have` (sent on connect, when we start holding a document, and again
 whenever we lose a link) links two connected nodes that hold the same
-document, up to `max_peers` per document. Nothing acknowledges a `Have`. On connect
-both sides send one, but a node that activates a document later (restoring it
-after a restart, say) announces it alone, and if that `Have` were lost the two
-holders would stay unlinked for good; so after announcing to someone, a
+document, up to `max_peers` per document. Nothing acknowledges a `Have`, and
+had it been lost (or reached a peer that had not yet restored the document)
+two holders would stay unlinked for good; so after announcing to someone, a
 document with fewer than `min_peers` links offers itself again with backoff,
 `offer_attempts` times. The bound is soft in one direction
 only: a joiner, or a peer advertising fewer than `min_peers` links, is always
@@ -772,19 +771,22 @@ class DocumentProtocol:
         if self.active:
             self._suggest()
             if self.need_peers and self.room() and self.host.announce(self):
-                self._plan_offer(now)
+                self.plan_offer(now)
             self.need_peers = False
             if self.subscribed != was_subscribed:
                 self.host.subscription_changed(self.doc, now)
 
-    def _plan_offer(self, now: float) -> None:
-        """Offer the document again later if it is still short of links."""
+    def plan_offer(self, now: float, *, fresh: bool = False) -> None:
+        """Offer the document again later if it is still short of links
+        (`fresh`: a new peer, so the attempts start over)."""
+        if fresh:
+            self.offers = 0
         live = sum(1 for link in self.links.values() if link.live)
-        if live < self.cfg.min_peers and self.offers < self.cfg.offer_attempts:
+        if live >= self.cfg.min_peers or self.offers >= self.cfg.offer_attempts:
+            self.offer_at = None
+        elif self.offer_at is None:
             self.offer_at = now + self._delay(self.offers)
             self.offers += 1
-        else:
-            self.offer_at = None
 
     def _send_update(self, peer: str, link: PeerLink) -> None:
         document = self.host.document_wire(self.doc) if link.needs_document else None

@@ -47,12 +47,18 @@ def to_follow(store: SQLiteStore, me: str, links: dict[str, str]) -> list[str]:
     """
     ready = []
     for parent in set(links.values()):
-        if store.get(parent) is None or flags(store, me, parent).subscribed:
+        if not store.has(parent) or flags(store, me, parent).subscribed:
             continue
         above = find(store, Filters(parents_of=parent, include_deleted=True))
         if any(flags(store, me, doc.id).subscribed for doc in above):
             ready.append(parent)
     return ready
+
+
+#: Links are collected this long before they are looked at together: a node
+#: catching up receives thousands a second, and each look costs a few reads on
+#: the event loop, while following a second later changes nothing.
+COALESCE_SECONDS = 1.0
 
 
 async def follow_threads(node: Node) -> None:
@@ -72,6 +78,7 @@ async def follow_threads(node: Node) -> None:
         nursery.start_soon(collect)
         while True:
             await wake.wait()
+            await trio.sleep(COALESCE_SECONDS)
             wake = trio.Event()
             batch = dict(seen)
             seen.clear()

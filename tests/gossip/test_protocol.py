@@ -72,7 +72,8 @@ def pair(config: GossipConfig) -> tuple[Peer, Peer, str]:
 
 @pytest.mark.parametrize("jitter", [0.0, 0.1])
 def test_exact_backoff_schedule_under_loss(jitter: float) -> None:
-    config = GossipConfig(retry_base=1.0, retry_cap=8.0, retry_jitter=jitter)
+    # offer_attempts=0: no re-offered Have timers among the update retries checked here
+    config = GossipConfig(retry_base=1.0, retry_cap=8.0, retry_jitter=jitter, offer_attempts=0)
     a, b, root = pair(config)
     a.machine.peer_connected(b.id, 1.0)
     b.machine.peer_connected(a.id, 1.0)
