@@ -131,6 +131,11 @@ class EventStore(ABC):
     def heads(self, network: str) -> dict[str, int]:
         """author -> seq of each author's latest event in the network."""
 
+    def heads_many(self, networks: Iterable[str]) -> dict[str, dict[str, int]]:
+        """`heads` of several networks (those holding no event are left out)."""
+        found = {network: self.heads(network) for network in networks}
+        return {network: heads for network, heads in found.items() if heads}
+
     @abstractmethod
     def chain_after(self, author: str, network: str, seq: int) -> list[Event]:
         """The author's events in the network after `seq`, in chain order."""

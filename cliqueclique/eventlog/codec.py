@@ -17,8 +17,9 @@ bodies, which are opaque pycrdt update bytes.
 
 Decoding re-encodes the parsed JSON and requires byte equality, so every
 event has exactly one valid byte form: no malleable whitespace, key order,
-escapes or duplicate keys. Headers, links and deletions have fixed shapes, so
-a regular expression of their canonical form checks and splits them at once;
+escapes or duplicate keys. Headers, links, deletions and plain documents have
+fixed shapes, so a regular expression of their canonical form checks and
+splits them at once;
 only what it does not match goes through the general parser, which names
 the fault (decoding is on every ingest's critical path, and the general
 parse-check-re-encode costs several times more).
@@ -59,6 +60,12 @@ _CANONICAL_HEADER = re.compile(
 _CANONICAL_LINK = re.compile(
     f'\\{{"child":"({_HEX})","direction":"({"|".join(Direction)})","parent":"({_HEX})"\\}}')
 _CANONICAL_DELETION = re.compile(f'\\{{"target":"({_HEX})"\\}}')
+# A JSON string body as the encoder writes it: raw characters except the
+# quote, the backslash and control characters, which take their one escape.
+_PLAIN = r'[^"\\\x00-\x1f]'
+_STRING = _PLAIN + r'*(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))' + _PLAIN + '*)*'
+_CANONICAL_DOCUMENT = re.compile(  # the plain form: no editors, no properties, no escapes in the subject
+    f'\\{{"content_type":"{_STRING}","subject":"{_PLAIN}{{1,{MAX_SUBJECT}}}","text":"{_STRING}"\\}}')
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -90,7 +97,11 @@ def _parse_canonical(data: bytes, event_id: str | None, what: str) -> Any:
         value = json.loads(data.decode())
     except (UnicodeDecodeError, ValueError) as e:
         raise MalformedEvent(event_id, f"{what} is not JSON: {e}") from None
-    if canonical_json(value) != data:
+    try:
+        canonical: bytes | None = canonical_json(value)
+    except ValueError:  # an escaped lone surrogate: a string with no UTF-8 form
+        canonical = None
+    if canonical != data:
         raise MalformedEvent(event_id, f"{what} is not in canonical form")
     return value
 
@@ -215,11 +226,13 @@ def _check_body(kind: Kind, raw: bytes, event_id: str, author: str, network: str
     job) and return what it refers to (see `Event.ref`)."""
     if kind is Kind.EDIT:
         return None  # opaque pycrdt update bytes; the document-state view interprets them
-    if kind is Kind.LINK or kind is Kind.DELETION:
+    if kind is not Kind.SUBSCRIPTION:
         try:
             text = raw.decode()
         except UnicodeDecodeError:
             text = ""
+        if kind is Kind.DOCUMENT and _CANONICAL_DOCUMENT.fullmatch(text):
+            return None
         if kind is Kind.LINK and (match := _CANONICAL_LINK.fullmatch(text)):
             child, _, parent = match.groups()
             _require(parent == network, event_id, "a link lives in its parent's network")

@@ -170,6 +170,17 @@ class SQLiteStore(EventStore):
         return dict(self._query("SELECT author, max(seq) FROM events WHERE network = ? GROUP BY author",
                                 [network]))
 
+    def heads_many(self, networks: Iterable[str]) -> dict[str, dict[str, int]]:
+        wanted = list(networks)
+        found: dict[str, dict[str, int]] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            rows = self._query("SELECT network, author, max(seq) FROM events "
+                               f"WHERE network IN ({','.join('?' * len(chunk))}) GROUP BY network, author", chunk)
+            for network, author, seq in rows:
+                found.setdefault(network, {})[author] = seq
+        return found
+
     def chain_after(self, author: str, network: str, seq: int) -> list[Event]:
         rows = self._query(f"SELECT {_COLUMNS} FROM events WHERE author = ? AND network = ? AND seq > ? "
                            "ORDER BY seq", [author, network, seq])

@@ -278,10 +278,14 @@ class GossipNode:
 
     def events_stored(self, results: Iterable[AppendResult], now: float) -> None:
         """The outcome of `StoreEvents` requests, one result per event."""
-        for result in results:
-            if result.event_id is None:
-                continue
-            pending = self._pending.pop(result.event_id, None)
+        outcomes = [(result, self._pending.pop(result.event_id, None)) for result in results
+                    if result.event_id is not None]
+        accepted = [p.event for r, p in outcomes if p is not None and r.status is Status.ACCEPTED]
+        # What the steps below look up per event, read for the whole batch at once.
+        self._load_heads(ev.network for ev in accepted)
+        held = self.store.present({self.codec.link_child(ev) for ev in accepted
+                                   if ev.kind is Kind.LINK and not ev.purged})
+        for result, pending in outcomes:
             if pending is None:
                 continue
             ev = pending.event
@@ -289,7 +293,7 @@ class GossipNode:
             if self._pending_heads.get(key) == ev.seq:
                 del self._pending_heads[key]
             if result.status is Status.ACCEPTED:
-                self._new_event(ev, pending.peer, pending.hops, now)
+                self._new_event(ev, pending.peer, pending.hops, now, held)
             elif result.status is Status.REJECTED and not isinstance(result.error, _NOT_BLAME):
                 self._misbehaved(pending.peer, result.reason or "rejected event", pending.doc)
         self._store_orphans()
@@ -667,6 +671,7 @@ class GossipNode:
         if doc_heads is None:
             doc_heads = link.heads[doc] = {}
         held = self.store.present(ev.id for _, ev in items)  # one query for the message
+        self._load_heads(ev.network for _, ev in items)  # and one for the chains' heads
         for hops, ev in items:
             net = ev.network
             if net != doc:
@@ -704,8 +709,7 @@ class GossipNode:
     def _expected(self, author: str, network: str) -> int:
         seq = self._pending_heads.get((author, network))
         if seq is None:
-            head = self.store.head(author, network)
-            seq = head[0] if head else 0
+            seq = self._heads_of(network).get(author, 0)
         return seq + 1
 
     def _take_orphans(self, author: str, network: str, seq: int) -> list[Event]:
@@ -773,8 +777,11 @@ class GossipNode:
 
     # ================================================================ internals: new events
 
-    def _new_event(self, ev: Event, peer: str | None, hops: int, now: float) -> None:
-        """An event is now in the log (accepted from a peer, or published locally)."""
+    def _new_event(self, ev: Event, peer: str | None, hops: int, now: float,
+                   held: set[str] | None = None) -> None:
+        """An event is now in the log (accepted from a peer, or published locally).
+
+        `held`: the children of this batch's links that the log holds, if known."""
         net = ev.network
         self._advance_head(ev)
         if peer is not None:
@@ -796,7 +803,7 @@ class GossipNode:
             self._children.setdefault(net, set()).add(child)
             self._parents.setdefault(child, set()).add(net)
             if proto is not None and proto.active and proto.subscribed:
-                self._update_carried(child, now)
+                self._update_carried(child, now, held=None if held is None else child in held)
                 if child not in self._carried and peer is not None and child not in self._pending:
                     proto.want_from(peer, child, now)
         elif ev.kind is Kind.DOCUMENT and net in self._parents:
@@ -809,6 +816,14 @@ class GossipNode:
         if ev.seq > heads.get(ev.author, 0):
             heads[ev.author] = ev.seq
             self._digest.pop(ev.network, None)  # recomputed when next advertised
+
+    def _load_heads(self, networks: Iterable[str]) -> None:
+        """Cache the heads of several networks with one query (see `_heads_of`)."""
+        unknown = {net for net in networks if net not in self._heads}
+        if unknown:
+            found = self.store.heads_many(unknown)
+            for net in unknown:
+                self._heads[net] = found.get(net, {})
 
     def _heads_of(self, network: str) -> dict[str, int]:
         heads = self._heads.get(network)
@@ -836,12 +851,13 @@ class GossipNode:
                 self._children.setdefault(doc, set()).add(child)
                 self._parents.setdefault(child, set()).add(doc)
 
-    def _update_carried(self, child: str, now: float, held: bool = False) -> None:
-        """Carry `child` while a subscribed parent links it (`held`: it is in the log)."""
+    def _update_carried(self, child: str, now: float, held: bool | None = None) -> None:
+        """Carry `child` while a subscribed parent links it (`held`: whether the
+        log holds it, if known)."""
         parent = self.has_subscribed_parent(child)
         if parent and child in self._carried and child not in self._docs:
             return  # the common case: one more link to a child we already carry
-        should = parent and self._allowed_doc(child) and (held or self.store.has(child))
+        should = parent and self._allowed_doc(child) and (self.store.has(child) if held is None else held)
         if should and child not in self._carried:
             self._carried.add(child)
         elif not should and child in self._carried:
