@@ -662,16 +662,9 @@ class GossipNode:
         doc = proto.doc
         children = self._children.get(doc, _NONE)
         batch_children: set[str] | None = None
-        to_store: list[Event] = []
-        gap = False
+        wanted: list[tuple[int, Event]] = []
         policy = self.policy
         open_policy = type(policy) is Policy and not self._blocked_docs
-        pending_ids = self._pending
-        doc_heads = link.heads.get(doc)
-        if doc_heads is None:
-            doc_heads = link.heads[doc] = {}
-        held = self.store.present(ev.id for _, ev in items)  # one query for the message
-        self._load_heads(ev.network for _, ev in items)  # and one for the chains' heads
         for hops, ev in items:
             net = ev.network
             if net != doc:
@@ -680,8 +673,18 @@ class GossipNode:
                                       if e.kind is Kind.LINK and e.network == doc}
                 if not proto.subscribed or (net not in children and net not in batch_children):
                     continue  # stale: not (or no longer) in our scope
-            if not open_policy and not (policy.allows_author(ev.author) and self._allowed_doc(net)):
-                continue
+            if open_policy or (policy.allows_author(ev.author) and self._allowed_doc(net)):
+                wanted.append((hops, ev))
+        held = self.store.present(ev.id for _, ev in wanted)  # one query for the message
+        self._load_heads(ev.network for _, ev in wanted)  # and one for the chains' heads
+        to_store: list[Event] = []
+        gap = False
+        pending_ids = self._pending
+        doc_heads = link.heads.get(doc)
+        if doc_heads is None:
+            doc_heads = link.heads[doc] = {}
+        for hops, ev in wanted:
+            net = ev.network
             eid = ev.id
             if net == doc and doc_heads.get(ev.author, 0) < ev.seq:
                 doc_heads[ev.author] = ev.seq

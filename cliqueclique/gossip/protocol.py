@@ -49,16 +49,16 @@ where it is still wanted.
 
 Peers. `Have` (sent on connect, when we start holding a document, and again
 whenever we lose a link) links two connected nodes that hold the same
-document, up to `max_peers` per document. Nothing acknowledges a `Have`, and
-had it been lost (or reached a peer that had not yet restored the document)
-two holders would stay unlinked for good; so after announcing to someone, a
-document with fewer than `min_peers` links offers itself again with backoff,
-`offer_attempts` times. The bound is soft in one direction
+document, up to `max_peers` per document. The bound is soft in one direction
 only: a joiner, or a peer advertising fewer than `min_peers` links, is always
 taken, so a node coming back to a crowded network is never left alone. A
 link advertising fewer than `min_peers` peers gets a `Suggest` naming
 another of our links (with its address hint): the node links it at once if
-connected, or emits `PeerSuggested` so the driver dials it.
+connected, or emits `PeerSuggested` so the driver dials it. Nothing
+acknowledges a `Have`, and had it been lost (or reached a peer that had not
+yet restored the document) two holders would stay unlinked for good; so
+after announcing to someone, a document with fewer than `min_peers` links
+offers itself again with backoff, `offer_attempts` times.
 
 Children. Links in a document's network name its children (replies). A node
 that is subscribed to a document *carries* its children: their networks ride
