@@ -40,7 +40,7 @@ from ..gossip.outputs import (
 from ..home import Home, LocalNode
 from ..invite import Invite, parse_invite
 from ..net import (
-    Address, MemoryNetwork, SecureChannel, TcpTransport, Transports, parse_address,
+    Address, MemoryNetwork, SamStream, SecureChannel, TcpTransport, Transports, parse_address,
     secure_accept, secure_connect,
 )
 from ..nodestate import NodeState
@@ -320,7 +320,11 @@ class Node:
         except _LINK_ERRORS as e:
             log.info("incoming connection refused: %s", e)
             return
-        await self._run_link(channel, address="")
+        # An I2P caller's destination is also where it listens (one session dials
+        # and accepts), so it is an address to dial back, needed should its old
+        # address be lost; a TCP caller's source port is not.
+        address = str(stream.peer) if isinstance(stream, SamStream) else ""
+        await self._run_link(channel, address=address)
 
     async def _run_link(self, channel: SecureChannel, address: str) -> None:
         peer = channel.peer_id
@@ -337,7 +341,7 @@ class Node:
             self.state.add_peer(peer, [])
         self.state.update_peer(peer, state="connected", failures=0, last_seen=time.time())
         self._input(lambda now: self.gossip.peer_connected(peer, now, address))
-        log.info("link up: %s %s", peer[:16], address)
+        log.info("link up: %s %s", peer[:16], address[:60])
         try:
             with link.scope:
                 async with trio.open_nursery() as nursery:

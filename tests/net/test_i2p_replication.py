@@ -145,6 +145,9 @@ def test_nodes_on_different_routers_replicate_a_forum_over_i2p(tmp_path: Path) -
             b.wait_for({from_c})
             posted = {root, from_a, from_b, from_c}
             step(started, "B and C joined, replies went every way")
+            # A was only dialled, yet learnt where to dial B and C back.
+            assert b_i2p in peers(home_a)[b.node_id]["addresses"]
+            assert c_i2p in peers(home_a)[c.node_id]["addresses"]
 
             for restart in ("at once", "once the router dropped B"):
                 b.stop()  # SIGTERM: a clean shutdown
