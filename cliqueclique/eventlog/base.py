@@ -2,11 +2,10 @@
 
 `EventStore.append_many` is the one door into a log. For a batch it:
 
-1. slices out every item's signed parts and starts the signature checks
-   (in helper processes for big batches, see `signatures.py`), skipping
-   events the log already holds;
-2. decodes every item while the helpers verify, and sets aside duplicates;
-3. inside one transaction, checks each event's signature verdict, chain
+1. decodes the items chunk by chunk, sets aside duplicates and hands each
+   chunk's new events to the signature checks (helper processes for big
+   batches, see `signatures.py`), which run while the next chunk decodes;
+2. inside one transaction, checks each event's signature verdict, chain
    position and authorisation against the log *plus the accepted part of
    this batch*, writes the accepted ones (group commit), and lets the store
    purge content that an accepted deletion retracts.
@@ -29,7 +28,7 @@ from typing import Protocol
 from ..errors import BatchRolledBack, Equivocation, InvalidEvent, PurgedContent
 from .codec import decode_wire, verify_signature
 from .events import Event, Kind, StoredEvent
-from .signatures import VERIFY_CHUNK, BatchSignatures, SignatureCache, signed_parts
+from .signatures import VERIFY_CHUNK, BatchSignatures, SignatureCache
 from .validation import check_authorisation, check_chain
 
 #: Accepted events are written in chunks of this size, so SQLite works while
@@ -136,6 +135,10 @@ class EventStore(ABC):
         found = {network: self.heads(network) for network in networks}
         return {network: heads for network, heads in found.items() if heads}
 
+    def events_in(self, networks: Iterable[str]) -> list[Event]:
+        """Every event of these networks, each network in log order."""
+        return [stored.event for network in networks for stored in self.events(network=network)]
+
     @abstractmethod
     def chain_after(self, author: str, network: str, seq: int) -> list[Event]:
         """The author's events in the network after `seq`, in chain order."""
@@ -197,8 +200,7 @@ class EventStore(ABC):
         """Validate and append a batch in one transaction; one result per item."""
         items = list(items)
         signatures = BatchSignatures(len(items), self.signature_cache)
-        asked, held = self._start_signature_checks(items, signatures)
-        results, fresh = self._decode(items, asked, held)
+        results, fresh = self._decode(items, signatures)
         undecodable = any(r is not None and r.status is Status.REJECTED for r in results)
         excluded: set[str] = set()
         while True:
@@ -224,50 +226,32 @@ class EventStore(ABC):
                               AppendResult(event.id, Status.REJECTED, error=BatchRolledBack(event.id)))
         return [r for r in results if r is not None]
 
-    def _start_signature_checks(
-        self, items: list[Event | bytes], signatures: BatchSignatures
-    ) -> tuple[set[str], set[str]]:
-        """Slice out each item's signed parts and start checking those the log
-        does not hold, chunk by chunk. Returns (ids looked up, ids held)."""
-        asked: set[str] = set()
-        held: set[str] = set()
-        for start in range(0, len(items), VERIFY_CHUNK):
-            chunk = []
-            for index in range(start, min(start + VERIFY_CHUNK, len(items))):
-                parts = signed_parts(items[index])
-                if parts is not None and parts[0] not in asked:
-                    asked.add(parts[0])
-                    chunk.append((index, parts))
-            chunk_held = self.present(p[0] for _, p in chunk)
-            held |= chunk_held
-            signatures.check([(i, p) for i, p in chunk if p[0] not in chunk_held])
-        return asked, held
-
     def _decode(
-        self, items: list[Event | bytes], asked: set[str], held: set[str]
+        self, items: list[Event | bytes], signatures: BatchSignatures
     ) -> tuple[list[AppendResult | None], list[tuple[int, Event]]]:
-        """Decode every item and set duplicates aside (`held`: those of the
-        `asked` ids the log holds). Returns (results so far, fresh events by
-        batch index)."""
+        """Decode chunk by chunk, set duplicates aside and start checking the
+        signatures of each chunk's new events before decoding the next.
+        Returns (results so far, fresh events by batch index)."""
         results: list[AppendResult | None] = [None] * len(items)
-        decoded: list[tuple[int, Event]] = []
-        for index, item in enumerate(items):
-            try:
-                decoded.append((index, _decode(item)))
-            except InvalidEvent as e:
-                results[index] = AppendResult(e.event_id, Status.REJECTED, error=e)
-        # An item too broken to slice can still have decoded; its id was not looked up.
-        unasked = [e.id for _, e in decoded if e.id not in asked]
-        if unasked:
-            held = held | self.present(unasked)
         fresh: list[tuple[int, Event]] = []
         seen: set[str] = set()
-        for index, event in decoded:
-            if event.id in held or event.id in seen:
-                results[index] = AppendResult(event.id, Status.DUPLICATE)
-            else:
-                fresh.append((index, event))
-            seen.add(event.id)
+        for start in range(0, len(items), VERIFY_CHUNK):
+            decoded = []
+            for index in range(start, min(start + VERIFY_CHUNK, len(items))):
+                try:
+                    decoded.append((index, _decode(items[index])))
+                except InvalidEvent as e:
+                    results[index] = AppendResult(e.event_id, Status.REJECTED, error=e)
+            held = self.present(e.id for _, e in decoded)
+            new = []
+            for index, event in decoded:
+                if event.id in held or event.id in seen:
+                    results[index] = AppendResult(event.id, Status.DUPLICATE)
+                else:
+                    new.append((index, event))
+                seen.add(event.id)
+            signatures.check(new)
+            fresh.extend(new)
         return results, fresh
 
     def _check_and_write(

@@ -1,15 +1,10 @@
-"""Signature checks for one append batch, started before the batch is decoded.
+"""Signature checks for one append batch, in helper processes for big ones.
 
-Checking signatures dominates ingest, so it starts first: the signed parts
-of each wire event (header, signature and the author key at the header's
-fixed start) are sliced out without parsing anything, and big batches go to
-helper processes in chunks straight away. This thread then decodes while the
-helpers verify, and the append pass takes each verdict as it arrives.
-
-A verdict only counts for the event it was computed for: the key sliced from
-the bytes must equal the decoded author. A canonical header always starts
-with its author field, so that holds for every event that decodes; anything
-else is checked here, in process, as small batches are.
+Checking signatures dominates ingest, so it starts as early as it can: each
+chunk of the batch goes to the helpers as soon as it is decoded, the next
+chunk is decoded while they verify, and the append pass takes each verdict as
+it arrives. Small batches (and simulations sharing a `SignatureCache`) are
+checked here, when each verdict is asked for.
 """
 
 from __future__ import annotations
@@ -19,7 +14,7 @@ from collections.abc import Sequence
 
 from ..errors import InvalidEvent
 from ..errors import InvalidSignature as InvalidSignatureError
-from .codec import SIGNATURE_SIZE, digest, is_hex_id, verify_signature
+from .codec import verify_signature
 from .events import Event
 from .verifier import Ticket, shared_pool
 
@@ -29,8 +24,6 @@ PARALLEL_VERIFY_MIN = 256
 #: Signatures per request to a helper: small enough that both helpers finish a
 #: batch at about the same time, big enough that the pipes stay cheap.
 VERIFY_CHUNK = 256
-
-_AUTHOR_PREFIX = b'{"author":"'
 
 
 class SignatureCache:
@@ -54,59 +47,26 @@ class SignatureCache:
         self._ok.add(key)
 
 
-#: (event id, author hex, header, signature)
-SignedParts = tuple[str, str, bytes, bytes]
-
-
-def signed_parts(item: Event | bytes) -> SignedParts | None:
-    """The parts a signature check needs, sliced without parsing; None if the
-    bytes are too broken to hold them (decoding will reject the item)."""
-    if isinstance(item, Event):
-        return item.id, item.author, item.header, item.signature
-    if not isinstance(item, bytes | bytearray | memoryview):
-        return None
-    wire = bytes(item)
-    header_end = SIGNATURE_SIZE + 2 + int.from_bytes(wire[SIGNATURE_SIZE : SIGNATURE_SIZE + 2], "big")
-    header = wire[SIGNATURE_SIZE + 2 : header_end]
-    start = len(_AUTHOR_PREFIX)
-    if len(wire) < header_end or not header.startswith(_AUTHOR_PREFIX):
-        return None
-    try:
-        author = header[start : start + 64].decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    if not is_hex_id(author):
-        return None
-    return digest(header), author, header, wire[:SIGNATURE_SIZE]
-
-
 class BatchSignatures:
-    """Signature verdicts for the items of one batch, by batch index.
-
-    `check` takes the signed parts of new events chunk by chunk, as the
-    batch is sliced, so the helpers start on the first chunk at once.
-    """
+    """Signature verdicts for the events of one batch, by batch index."""
 
     def __init__(self, batch_size: int, cache: SignatureCache | None) -> None:
         self._cache = cache
         self._parallel = cache is None and batch_size >= PARALLEL_VERIFY_MIN
-        self._authors: dict[int, str] = {}
         self._verdicts: dict[int, bool] = {}
         self._jobs: deque[tuple[list[int], Ticket]] = deque()
 
-    def check(self, chunk: Sequence[tuple[int, SignedParts]]) -> None:
-        """Start checking these (batch index, parts) if the helpers are used;
-        otherwise each is checked here when its verdict is asked for."""
-        self._authors.update((index, parts[1]) for index, parts in chunk)
+    def check(self, chunk: Sequence[tuple[int, Event]]) -> None:
+        """Start checking these (batch index, event) if the helpers are used."""
         if self._parallel and chunk:
-            ticket = shared_pool().submit([(author, header, sig) for _, (_, author, header, sig) in chunk])
+            ticket = shared_pool().submit([(e.author, e.header, e.signature) for _, e in chunk])
             self._jobs.append(([index for index, _ in chunk], ticket))
 
     def error(self, index: int, event: Event) -> InvalidEvent | None:
-        """The signature error of the decoded event at batch `index`, or None."""
+        """The signature error of the event at batch `index`, or None."""
         verdict = self._verdicts.get(index)
         if verdict is None:
-            verdict = self._helper_verdict(index) if self._authors.get(index) == event.author else None
+            verdict = self._helper_verdict(index)
         if verdict is None:
             verdict = self._check_here(event)
         self._verdicts[index] = verdict

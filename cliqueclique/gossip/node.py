@@ -158,6 +158,7 @@ class GossipNode:
         self.stats = GossipStats()
         self._docs: dict[str, DocumentProtocol] = {}
         self._connected: dict[str, str] = {}  # peer -> address hint
+        self._events_from: dict[str, float] = {}  # peer -> when it last sent us new events
         self._outbox: dict[str, list[Message]] = {}
         self._app: deque[AppEvent] = deque()
         self._pending: dict[str, _Pending] = {}
@@ -191,6 +192,7 @@ class GossipNode:
 
     def peer_lost(self, peer: str, now: float) -> None:
         self._connected.pop(peer, None)
+        self._events_from.pop(peer, None)
         self._outbox.pop(peer, None)
         for doc in list(self._docs.values()):
             if peer in doc.links or doc.via == peer:
@@ -410,6 +412,10 @@ class GossipNode:
     def emit(self, event: AppEvent) -> None:
         self._app.append(event)
 
+    def last_events_from(self, peer: str) -> float | None:
+        """When `peer` last sent us events we did not hold, if ever."""
+        return self._events_from.get(peer)
+
     def is_connected(self, peer: str) -> bool:
         return peer in self._connected
 
@@ -492,17 +498,18 @@ class GossipNode:
         """Send events to a peer; a link goes with the child document it names."""
         link = proto.links.get(peer)
         subscribed = link is not None and link.attrs is not None and link.attrs.subscribed
-        out: list[tuple[int, bytes]] = []
+        out: list[list[tuple[int, bytes]]] = []
         payload_sent = self.stats.payload_sent
         for ev, hops in items:
+            group = [(hops, self.codec.wire(ev))]
             if subscribed and ev.kind is Kind.LINK and ev.network == proto.doc:
                 child = self.codec.link_child(ev)
                 have = proto.recent.get(child)
                 if have is None or peer not in have:
                     child_ev = self.store.get(child)
                     if child_ev is not None:  # counted with its link, as one reply
-                        out.append((hops, self.codec.wire(child_ev)))
-            out.append((hops, self.codec.wire(ev)))
+                        group.insert(0, (hops, self.codec.wire(child_ev)))
+            out.append(group)
             payload_sent[ev.id] += 1
             if link is not None:
                 chain = link.heads.setdefault(ev.network, {})
@@ -520,16 +527,29 @@ class GossipNode:
             self.push(peer, proto, [(ev, 1) for ev in found])
 
     def send_vector(self, peer: str, proto: DocumentProtocol) -> None:
+        """Tell `peer` how far we hold each chain of the scope, so it sends the rest.
+
+        Events on their way to the log count as held: otherwise a node catching
+        up asks again for all it has received but not yet written, and the
+        answer repeats it. Should one of them fail, the digests still differ
+        and a later vector asks for it."""
         link = proto.links.get(peer)
         if link is None or link.attrs is None:
             return
         networks = self.scope(proto) if (proto.subscribed and link.attrs.subscribed) else [proto.doc]
         networks.sort()
+        self._load_heads(networks)
+        pending: dict[str, dict[str, int]] = {}
+        for (author, net), seq in self._pending_heads.items():
+            pending.setdefault(net, {})[author] = seq
         budget = self.config.max_frame // 2
         chunks: list[list[tuple[str, tuple[tuple[str, int], ...]]]] = [[]]
         size = 0
         for net in networks:
-            authors = tuple(sorted(self._heads_of(net).items()))
+            heads = self._heads_of(net)
+            if net in pending:
+                heads = {**heads, **{a: s for a, s in pending[net].items() if s > heads.get(a, 0)}}
+            authors = tuple(sorted(heads.items()))
             entry = 34 + 36 * len(authors)
             if size + entry > budget and chunks[-1]:
                 chunks.append([])
@@ -706,6 +726,7 @@ class GossipNode:
                     to_store.extend(self._take_orphans(ev.author, net, ev.seq + 1))
         if to_store:
             self.emit(StoreEvents(tuple(to_store)))
+            self._events_from[peer] = now
         if gap:
             self.send_vector(peer, proto)  # "send me what I lack"
 
@@ -745,36 +766,58 @@ class GossipNode:
         theirs = {net: dict(authors) for net, authors in msg.heads}
         networks = self.scope(proto) if (proto.subscribed and link.attrs and link.attrs.subscribed) \
             else [proto.doc]
+        networks = [net for net in networks if msg.lo <= net <= msg.hi]
+        self._load_heads(networks)
         missing: list[Event] = []
+        lacking: list[str] = []  # networks the peer holds nothing of: read whole, together
         for net in networks:
-            if not (msg.lo <= net <= msg.hi):
-                continue
             have = theirs.get(net, {})
             link.heads[net] = dict(have)
+            if not have:
+                lacking.append(net)
+                continue
             for author, seq in self._heads_of(net).items():
                 if have.get(author, 0) < seq:
                     missing.extend(self.store.chain_after(author, net, have.get(author, 0)))
+        missing.extend(self.store.events_in(lacking))
         for net, have in theirs.items():
             if net not in link.heads:
                 link.heads[net] = dict(have)
         if missing:
-            missing.sort(key=lambda ev: ev.kind is not Kind.DOCUMENT)
-            links = {self.codec.link_child(ev) for ev in missing if ev.kind is Kind.LINK}
-            for ev in missing:
-                if ev.id not in links:  # a child document is counted with its link
-                    self.stats.payload_sent[ev.id] += 1
-            self._send_events(peer, proto.doc, [(1, self.codec.wire(ev)) for ev in missing])
+            self._send_events(peer, proto.doc, self._with_children(missing))
 
-    def _send_events(self, peer: str, doc: str, items: list[tuple[int, bytes]]) -> None:
+    def _with_children(self, events: list[Event]) -> list[list[tuple[int, bytes]]]:
+        """Events to send, each child document in one group with the link naming
+        it (a receiver takes a child's network in only beside that link)."""
+        documents = {ev.id: ev for ev in events if ev.kind is Kind.DOCUMENT}
+        named = {self.codec.link_child(ev) for ev in events if ev.kind is Kind.LINK} & documents.keys()
+        placed: set[str] = set()
+        groups = []
+        for ev in events:
+            if ev.id in named:
+                continue  # goes with (the first) link naming it
+            group = [ev]
+            if ev.kind is Kind.LINK:
+                child = self.codec.link_child(ev)
+                if child in named and child not in placed:
+                    placed.add(child)
+                    group.insert(0, documents[child])
+            self.stats.payload_sent[ev.id] += 1  # a child document counts with its link
+            groups.append([(1, self.codec.wire(e)) for e in group])
+        return groups
+
+    def _send_events(self, peer: str, doc: str, groups: list[list[tuple[int, bytes]]]) -> None:
+        """Send (hops, wire) items in as few messages as fit; a group never splits."""
         budget = self.config.max_frame - 64 - MESSAGE_OVERHEAD - 34
         chunk: list[tuple[int, bytes]] = []
         size = 0
-        for hops, wire in items:
-            if chunk and (size + len(wire) + 6 > budget or len(chunk) >= MAX_ITEMS):
+        for group in groups:
+            group_size = sum(len(wire) + 6 for _, wire in group)
+            if chunk and (size + group_size > budget or len(chunk) + len(group) > MAX_ITEMS):
                 self.send(peer, Events(doc, tuple(chunk)))
                 chunk, size = [], 0
-            chunk.append((hops, wire))
-            size += len(wire) + 6
+            chunk.extend(group)
+            size += group_size
         if chunk:
             self.send(peer, Events(doc, tuple(chunk)))
 

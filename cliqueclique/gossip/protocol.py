@@ -654,6 +654,14 @@ class DocumentProtocol:
         if ours == theirs:
             link.reconcile_attempt = 0
             return
+        # Events still flowing in from that peer (for any document): asked now,
+        # it would send again all that is on its way. Wait for a quiet link.
+        # (Not `now - last < delay`: at the rescheduled instant that can round
+        # below the delay and reschedule the same instant forever.)
+        last = self.host.last_events_from(peer)
+        if last is not None and now < last + self.cfg.settle_delay:
+            link.reconcile_at = last + self.cfg.settle_delay
+            return
         self.host.send_vector(peer, self)
         link.reconcile_attempt += 1
         if link.reconcile_attempt < self.cfg.reconcile_attempts:
