@@ -19,10 +19,9 @@ Decoding re-encodes the parsed JSON and requires byte equality, so every
 event has exactly one valid byte form: no malleable whitespace, key order,
 escapes or duplicate keys. Headers, links, deletions and plain documents have
 fixed shapes, so a regular expression of their canonical form checks and
-splits them at once;
-only what it does not match goes through the general parser, which names
-the fault (decoding is on every ingest's critical path, and the general
-parse-check-re-encode costs several times more).
+splits them at once; only what it does not match goes through the general
+parser, which names the fault (decoding is on every ingest's critical path,
+and the general parse-check-re-encode costs several times more).
 """
 
 from __future__ import annotations

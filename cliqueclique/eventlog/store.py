@@ -152,6 +152,14 @@ class SQLiteStore(EventStore):
         except sqlite3.Error as e:
             raise StoreError(f"log query failed: {e}") from e
 
+    def _query_in(self, sql: str, values: Iterable[str]) -> Iterator[Any]:
+        """Rows of `sql` with its ``IN ({})`` filled with `values`, 500 at a
+        time (SQLite limits bound variables), so ORDER BY holds per 500."""
+        wanted = list(values)
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            yield from self._query(sql.format(",".join("?" * len(chunk))), chunk)
+
     # --- lookups ------------------------------------------------------------------
 
     def get(self, event_id: str) -> Event | None:
@@ -174,25 +182,15 @@ class SQLiteStore(EventStore):
                                 [network]))
 
     def heads_many(self, networks: Iterable[str]) -> dict[str, dict[str, int]]:
-        wanted = list(networks)
         found: dict[str, dict[str, int]] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            rows = self._query("SELECT network, author, max(seq) FROM events "
-                               f"WHERE network IN ({','.join('?' * len(chunk))}) GROUP BY network, author", chunk)
-            for network, author, seq in rows:
-                found.setdefault(network, {})[author] = seq
+        sql = "SELECT network, author, max(seq) FROM events WHERE network IN ({}) GROUP BY network, author"
+        for network, author, seq in self._query_in(sql, networks):
+            found.setdefault(network, {})[author] = seq
         return found
 
     def events_in(self, networks: Iterable[str]) -> list[Event]:
-        wanted = list(networks)
-        found: list[Event] = []
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            rows = self._query(f"SELECT {_COLUMNS} FROM events WHERE network IN "
-                               f"({','.join('?' * len(chunk))}) ORDER BY position", chunk)
-            found.extend(_row_to_stored(row).event for row in rows)
-        return found
+        sql = f"SELECT {_COLUMNS} FROM events WHERE network IN ({{}}) ORDER BY position"
+        return [_row_to_stored(row).event for row in self._query_in(sql, networks)]
 
     def chain_after(self, author: str, network: str, seq: int) -> list[Event]:
         rows = self._query(f"SELECT {_COLUMNS} FROM events WHERE author = ? AND network = ? AND seq > ? "
@@ -212,13 +210,7 @@ class SQLiteStore(EventStore):
         ))
 
     def present(self, event_ids: Iterable[str]) -> set[str]:
-        ids = list(event_ids)
-        found: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self._query(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
-        return found
+        return {row[0] for row in self._query_in("SELECT id FROM events WHERE id IN ({})", event_ids)}
 
     def ids_with_prefix(self, prefix: str, kind: Kind | None = None, limit: int = 2) -> list[str]:
         """Ids starting with `prefix` (for short ids typed by people)."""

@@ -99,11 +99,6 @@ class VerifierPool:
         self._lock = threading.Lock()  # one thread at a time talks to the helpers
         self.broken = False
 
-    def start(self) -> None:
-        """Start the helpers now rather than on the first big chunk."""
-        with self._lock:
-            self._start()
-
     def _start(self) -> None:
         if not self._helpers and not self.broken:
             try:
@@ -112,7 +107,8 @@ class VerifierPool:
                 self.broken = True
 
     def submit(self, items: Items) -> Ticket:
-        """Send a chunk to the least busy helper; never waits for verification."""
+        """Send a chunk to the least busy helper; waits only if that helper
+        already has `MAX_IN_FLIGHT` requests unanswered."""
         ticket = Ticket(items)
         with self._lock:
             self._start()
