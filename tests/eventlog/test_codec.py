@@ -86,8 +86,9 @@ def test_unknown_kind_and_version() -> None:
     header, body = header_of(wire), decode_wire(wire).body or b""
     with pytest.raises(UnknownKind):
         decode_wire(resign({**header, "kind": "poll"}, body))
-    with pytest.raises(UnsupportedVersion):
-        decode_wire(resign({**header, "v": 2}, body))
+    for version in (2, 1.0, True):  # 1.0 and true equal 1 in Python, but are not version 1
+        with pytest.raises(UnsupportedVersion):
+            decode_wire(resign({**header, "v": version}, body))
 
 
 def test_body_must_match_header_digest() -> None:
