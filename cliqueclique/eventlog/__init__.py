@@ -1,11 +1,11 @@
 """The signed, append-only, content-addressed event log."""
 
 from .base import AppendResult, EventStore, Status
-from .signatures import SignatureCache
 from .codec import canonical_json, decode_wire, sign_event, verify_signature
 from .events import MAX_EVENT_SIZE, Action, Direction, Event, Kind, StoredEvent
 from .keys import node_id
 from .memory import MemoryStore
+from .signatures import SignatureCache
 from .store import SQLiteStore
 from .writer import Author, BatchSigner
 

@@ -127,13 +127,9 @@ class EventStore(ABC):
         """(seq, id) of the author's latest event in the network, or None."""
 
     @abstractmethod
-    def heads(self, network: str) -> dict[str, int]:
-        """author -> seq of each author's latest event in the network."""
-
     def heads_many(self, networks: Iterable[str]) -> dict[str, dict[str, int]]:
-        """`heads` of several networks (those holding no event are left out)."""
-        found = {network: self.heads(network) for network in networks}
-        return {network: heads for network, heads in found.items() if heads}
+        """network -> author -> seq of each author's latest event in it
+        (networks holding no event are left out)."""
 
     def events_in(self, networks: Iterable[str]) -> list[Event]:
         """Every event of these networks, each network in log order."""

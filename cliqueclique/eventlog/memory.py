@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from .base import EventStore
-from .signatures import SignatureCache
 from .events import Event, Kind, StoredEvent
+from .signatures import SignatureCache
 from .validation import PURGEABLE
 
 
@@ -49,12 +49,14 @@ class MemoryStore(EventStore):
         chain = self._chains.get((author, network))
         return (len(chain), chain[-1]) if chain else None
 
-    def heads(self, network: str) -> dict[str, int]:
-        heads: dict[str, int] = {}
-        for index in self._networks.get(network, ()):
-            event = self._log[index].event
-            heads[event.author] = max(heads.get(event.author, 0), event.seq)
-        return heads
+    def heads_many(self, networks: Iterable[str]) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for network in networks:
+            for index in self._networks.get(network, ()):
+                event = self._log[index].event
+                heads = found.setdefault(network, {})
+                heads[event.author] = max(heads.get(event.author, 0), event.seq)
+        return found
 
     def chain_after(self, author: str, network: str, seq: int) -> list[Event]:
         return [self._log[self._by_id[i]].event for i in self._chains.get((author, network), [])[max(seq, 0):]]

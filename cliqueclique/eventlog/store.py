@@ -29,8 +29,8 @@ import sqlite_utils
 
 from ..errors import StoreError
 from .base import EventStore
-from .signatures import SignatureCache
 from .events import Event, Kind, StoredEvent
+from .signatures import SignatureCache
 from .validation import PURGEABLE
 
 migrations = sqlite_utils.Migrations("cliqueclique.eventlog")
@@ -176,10 +176,6 @@ class SQLiteStore(EventStore):
             [author, network],
         )
         return (rows[0][0], rows[0][1]) if rows else None
-
-    def heads(self, network: str) -> dict[str, int]:
-        return dict(self._query("SELECT author, max(seq) FROM events WHERE network = ? GROUP BY author",
-                                [network]))
 
     def heads_many(self, networks: Iterable[str]) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 import sys
 from collections.abc import Sequence
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
@@ -22,7 +22,7 @@ from nacl.signing import VerifyKey
 MAX_KEYS = 100_000  # bound the key cache; authors are few in practice
 
 
-def read_exact(stream: BinaryIO, size: int) -> bytes:
+def read_exact(stream: IO[bytes], size: int) -> bytes:
     data = stream.read(size)
     if data is None or len(data) != size:
         raise EOFError

@@ -460,8 +460,7 @@ class GossipNode:
         self._index_links(doc)
         proto.doc_digest, proto.scope_digest = self.digests(proto)
         self.emit(DocumentHeld(doc))
-        proto.offers, proto.need_peers = 0, True  # announced (and re-offered) when flushed
-        proto.mark_dirty()
+        proto.offer_to_peers()
         for peer, link in proto.links.items():
             if link.holder and not link.reconciled:
                 link.reconciled = True
@@ -872,10 +871,8 @@ class GossipNode:
                 self._heads[net] = found.get(net, {})
 
     def _heads_of(self, network: str) -> dict[str, int]:
-        heads = self._heads.get(network)
-        if heads is None:
-            heads = self._heads[network] = self.store.heads(network)
-        return heads
+        self._load_heads((network,))
+        return self._heads[network]
 
     def _digest_of(self, network: str) -> int:
         """XOR of a hash per (network, author, head seq): equal digests, equal holdings."""

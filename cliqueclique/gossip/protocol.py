@@ -330,9 +330,7 @@ class DocumentProtocol:
         link = self.links.pop(peer, None)
         if link is not None:
             link.move(event)
-            self.mark_dirty()
-            self.need_peers = True
-            self.offers = 0
+            self.offer_to_peers()
 
     # --- local inputs -------------------------------------------------------------------
 
@@ -783,6 +781,13 @@ class DocumentProtocol:
             self.need_peers = False
             if self.subscribed != was_subscribed:
                 self.host.subscription_changed(self.doc, now)
+
+    def offer_to_peers(self) -> None:
+        """Offer the document to connected peers it has no link with at the next
+        flush, re-offering it afterwards while it is short of links."""
+        self.need_peers = True
+        self.offers = 0
+        self.mark_dirty()
 
     def plan_offer(self, now: float, *, fresh: bool = False) -> None:
         """Offer the document again later if it is still short of links

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import trio
 
-from cliqueclique.eventlog import Kind
+from cliqueclique.eventlog import Event, Kind
 from cliqueclique.home import Home
 from cliqueclique.node import Node, NodeOptions
 
@@ -29,14 +29,20 @@ async def wait_for(watch: object, predicate: object, timeout: float = 20) -> obj
     raise AssertionError("watch ended")
 
 
+async def forum_joined(a: Node, b: Node) -> Event:
+    """A posts a forum and B joins it by invite; returns the forum once B holds it."""
+    root = await a.post("Forum", "welcome")
+    with b.watch(root.id) as events:
+        await b.join(str(a.invite(root.id)))
+        got = await wait_for(events, lambda e: e.id == root.id)
+        assert got.body == root.body
+    return root
+
+
 async def test_join_by_invite_and_reply_both_ways(tmp_path: Path) -> None:
     a_home, b_home = make_home(tmp_path, "a"), make_home(tmp_path, "b")
     async with Node.open(a_home, options=options()) as a, Node.open(b_home, options=options()) as b:
-        root = await a.post("Forum", "welcome")
-        with b.watch(root.id) as b_watch:
-            await b.join(str(a.invite(root.id)))
-            got = await wait_for(b_watch, lambda e: e.id == root.id)
-            assert got.body == root.body
+        root = await forum_joined(a, b)
         with a.watch(root.id) as a_watch:
             reply = await b.post("Re: Forum", "hello from b", parent=root.id)
             await wait_for(a_watch, lambda e: e.kind is Kind.LINK and e.ref == reply.id)
@@ -72,10 +78,7 @@ async def test_a_crashed_task_stops_the_node_without_hanging(tmp_path: Path) -> 
 async def test_nested_replies_are_followed_without_the_web_ui(tmp_path: Path) -> None:
     a_home, b_home = make_home(tmp_path, "a"), make_home(tmp_path, "b")
     async with Node.open(a_home, options=options()) as a, Node.open(b_home, options=options()) as b:
-        root = await a.post("Forum", "welcome")
-        with b.watch(root.id) as events:
-            await b.join(str(a.invite(root.id)))
-            await wait_for(events, lambda e: e.id == root.id)
+        root = await forum_joined(a, b)
         parent = root
         for level in range(1, 5):  # each level lives in the network of the one above
             with b.watch_all() as events:
