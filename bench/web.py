@@ -38,6 +38,7 @@ from urllib.parse import urlencode, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._requires import require
 from cliqueclique.eventlog import Action
 from cliqueclique.home import Home
 from cliqueclique.views import BatchSigner
@@ -216,6 +217,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--samples", type=int, default=10)
     args = parser.parse_args()
+    require(__file__, "chromium", "playwright")
     with tempfile.TemporaryDirectory(prefix="cq-bench-web-") as name:
         tmp = Path(name)
         root = make_thread(tmp / "big", args.replies)

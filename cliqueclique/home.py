@@ -74,12 +74,18 @@ class Home:
     def nodes(self) -> list[LocalNode]:
         """Local nodes, oldest first."""
         found = []
+        if self.path.exists() and not self.path.is_dir():
+            raise NodeError(f"the home {self.path} is not a directory")
         if self.nodes_dir.is_dir():
             for directory in self.nodes_dir.iterdir():
                 meta_path = directory / "node.json"
                 if (directory / "key").exists() and meta_path.exists():
-                    meta = json.loads(meta_path.read_text())
-                    found.append((meta.get("created", 0), LocalNode(directory.name, meta["name"], directory)))
+                    try:
+                        meta = json.loads(meta_path.read_text())
+                        name, created = str(meta["name"]), int(meta.get("created", 0))
+                    except (ValueError, KeyError, TypeError) as e:
+                        raise NodeError(f"cannot read {meta_path}: {e}") from None
+                    found.append((created, LocalNode(directory.name, name, directory)))
         return [node for _, node in sorted(found, key=lambda t: (t[0], t[1].id))]
 
     def create_node(self, name: str | None = None, key: SigningKey | None = None) -> LocalNode:
@@ -118,8 +124,8 @@ class Home:
             return None
 
     def node(self, which: str | None = None) -> LocalNode:
-        """The node named or identified (a unique id prefix works) by `which`,
-        else the default node.
+        """The node named by `which` (its name, the start of its name, or an
+        id prefix, tried in that order), else the default node.
 
         Raises:
             NodeError: no such node, or no node at all.
@@ -132,9 +138,10 @@ class Home:
             which = self.default_id() or nodes[0].id
             matches = [n for n in nodes if n.id == which] or nodes[:1]
         else:
-            matches = [n for n in nodes if n.name == which] or [
-                n for n in nodes if n.id.startswith(which.lower())
-            ]
+            # a name, else the start of one name, else an id prefix
+            matches = ([n for n in nodes if n.name == which]
+                       or [n for n in nodes if n.name.startswith(which)]
+                       or [n for n in nodes if n.id.startswith(which.lower())])
         if not matches:
             raise NodeError(f"no node named or starting with {which!r} in {self.path}")
         if len(matches) > 1:

@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import sys
 
-from .cli import cli
+from .cli import main as cli_main
+from .errors import CliqueError
 from .home import Home, default_home
 
 
 def main(argv: list[str]) -> None:
     if argv:
-        cli.main(argv, prog_name="cliqueclique")
+        cli_main(argv)
         return
     home = Home(default_home())
-    if not home.nodes():
-        node = home.create_node("me")
-        print(f"created node {node.name} {node.id} in {home.path}")
-    cli.main(["--home", str(home.path), "serve"], prog_name="cliqueclique")
+    try:
+        if not home.nodes():
+            node = home.create_node("me")
+            print(f"created node {node.name} {node.id} in {home.path}")
+    except (CliqueError, OSError) as e:  # an unwritable or unreadable home
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(1)
+    cli_main(["--home", str(home.path), "serve"])
 
 
 if __name__ == "__main__":

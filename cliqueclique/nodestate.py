@@ -142,14 +142,18 @@ class NodeState:
 
     # --- joins ------------------------------------------------------------------------
 
-    def request_join(self, document: str, peer: str) -> None:
+    def request_join(self, document: str, peer: str) -> float:
+        """Ask the running node to join `document` through `peer`; return when asked."""
+        requested = time.time()
         with self._tx():
             self.db.execute("INSERT OR REPLACE INTO joins (document, peer, requested) VALUES (?, ?, ?)",
-                            [document, peer, time.time()])
+                            [document, peer, requested])
+        return requested
 
-    def pending_joins(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in
-                self.db.execute("SELECT document, peer FROM joins WHERE done IS NULL ORDER BY requested")]
+    def pending_joins(self) -> list[tuple[str, str, float]]:
+        """(document, peer, requested) of each join not taken up yet, oldest first."""
+        return [(r[0], r[1], r[2]) for r in self.db.execute(
+            "SELECT document, peer, requested FROM joins WHERE done IS NULL ORDER BY requested")]
 
     def finish_join(self, document: str, peer: str) -> None:
         with self._tx():

@@ -129,7 +129,8 @@ def test_post_errors(sh: Shell, node: str) -> None:
     sh.fails("post", "-s", "x", "-b", "y", "--body-file", "-", match="exactly one of")
     sh.fails("post", "-s", "x", "-b", "y", "--parent", "abcdef12", match="no document abcdef12")
     sh.fails("post", "-s", "x", "-b", "y", "--parent", "zz", match="is not a document id")
-    sh.fails("post", "-s", "", "-b", "y", match="subject must be")
+    sh.fails("post", "-s", "", "-b", "y", match="a subject is required")
+    sh.fails("post", "-s", "  \t", "-b", "y", match="a subject is required")
     sh.fails("post", "-s", "x", "-b", "y" * 70_000, match="too large")
     sh.fails("log", "--kind", "nonsense", match="Invalid value")
     assert sh("log", "--json").output == ""  # nothing was written by any failure
@@ -156,8 +157,8 @@ def test_export_import_round_trip(sh: Shell, node: str, tmp_path: Path) -> None:
     assert "exported 5 events" in sh("export", root, "-o", str(out)).output
     other = Shell(tmp_path / "other")
     other("init")
-    assert "imported 5 new events" in other("import", str(out)).output
-    assert "0 new events (5 already held)" in other("import", str(out)).output
+    assert "imported 5 new events (0 already held); subscribed to 1 forum" in other("import", str(out)).output
+    assert other("import", str(out)).output.strip() == "imported 0 new events (5 already held)"
 
     def dump(shell: Shell) -> dict[str, bytes]:
         (node_dir,) = (shell.home / "nodes").iterdir()
@@ -171,7 +172,21 @@ def test_export_import_round_trip(sh: Shell, node: str, tmp_path: Path) -> None:
     copied = dump(other)
     assert set(copied) <= set(original) and len(copied) == 5
     assert all(copied[i] == original[i] for i in copied)
-    assert "ok: 5 events verified" in other("verify").output
+    assert "ok: 6 events verified" in other("verify").output  # and the subscription to the root
+    (subscription,) = [json.loads(line) for line in other("log", "--kind", "subscription", "--json").output.splitlines()]
+    assert subscription["body"] == {"document": root, "action": "subscribe"}
+
+
+def test_import_without_subscribing(sh: Shell, node: str, tmp_path: Path) -> None:
+    root = sh("post", "-s", "root", "-b", "r").output.strip()
+    sh("post", "-s", "child", "-b", "c", "--parent", root)
+    out = tmp_path / "thread.cqx"
+    sh("export", root, "-o", str(out))
+    other = Shell(tmp_path / "other")
+    other("init")
+    assert other("import", "--no-subscribe", str(out)).output.strip() == "imported 3 new events (0 already held)"
+    assert other("log", "--kind", "subscription", "--json").output == ""
+    assert other("forums", "--json").output == ""
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "checksum-fixed", "not-export", "missing"])

@@ -52,8 +52,8 @@ def test_peer_table_persists_and_merges_addresses(tmp_path: Path) -> None:
 
 def test_joins_and_status(tmp_path: Path) -> None:
     state = NodeState(tmp_path / "log.sqlite")
-    state.request_join(DOC, PEER)
-    assert state.pending_joins() == [(DOC, PEER)]
+    requested = state.request_join(DOC, PEER)
+    assert state.pending_joins() == [(DOC, PEER, requested)]
     state.finish_join(DOC, PEER)
     assert state.pending_joins() == []
     state.publish_status("progress", {"x": 1})

@@ -72,6 +72,8 @@ class _Batch:
     deletions: set[str] = field(default_factory=set)
     #: document -> author of a (signature-checked) deletion of it later in this batch
     announced: dict[str, str] = field(default_factory=dict)
+    #: document -> its `editors` events accepted so far in this batch
+    grants: dict[str, list[Event]] = field(default_factory=dict)
 
     def event(self, event_id: str) -> Event | None:
         return self.events.get(event_id) or self.store.get(event_id)
@@ -96,11 +98,17 @@ class _Batch:
         # the batch by the document's own author; `append_many` re-checks it.
         return self.announced.get(document_id) == author
 
+    def editor_grants(self, document_id: str, author: str) -> list[Event]:
+        batch = [e for e in self.grants.get(document_id, ()) if e.author == author]
+        return self.store.editor_grants(document_id, author) + batch
+
     def add(self, event: Event) -> None:
         self.events[event.id] = event
         self.heads[(event.author, event.network)] = (event.seq, event.id)
         if _deletes_document(event):
             self.deletions.add(event.network)
+        elif event.kind is Kind.EDITORS:
+            self.grants.setdefault(event.network, []).append(event)
 
 
 def _deletes_document(event: Event) -> bool:
@@ -150,6 +158,11 @@ class EventStore(ABC):
     @abstractmethod
     def present(self, event_ids: Iterable[str]) -> set[str]:
         """The subset of these ids the log holds."""
+
+    @abstractmethod
+    def editor_grants(self, document_id: str, author: str) -> list[Event]:
+        """The `editors` events `author` (the document's author) wrote in the
+        document's network, in chain order."""
 
     @abstractmethod
     def _writing(self) -> AbstractContextManager[BatchWriter]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from itertools import pairwise
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
@@ -48,6 +49,10 @@ SIGNATURE_SIZE = 64
 _HEADER_KEYS = frozenset({"author", "body", "kind", "network", "prev", "seq", "size", "ts", "v"})
 _HEX_DIGITS = "0123456789abcdef"
 MAX_SUBJECT = 1000
+#: Longest reaction label, in characters (an emoji sequence or a short word).
+MAX_REACTION = 32
+#: Integers beyond SQLite's 64-bit range could not be stored: refuse them at the door.
+MAX_INTEGER = 2**63 - 1
 _KINDS = {k.value: k for k in Kind}
 
 _HEX = "[0-9a-f]{64}"
@@ -106,8 +111,8 @@ def _parse_canonical(data: bytes, event_id: str | None, what: str) -> Any:
 
 
 def _check_int(value: Any, event_id: str, field: str, minimum: int) -> int:
-    if type(value) is not int or value < minimum:
-        raise MalformedEvent(event_id, f"{field} must be an integer >= {minimum}")
+    if type(value) is not int or not minimum <= value <= MAX_INTEGER:
+        raise MalformedEvent(event_id, f"{field} must be an integer from {minimum} to {MAX_INTEGER}")
     return value
 
 
@@ -271,7 +276,35 @@ def _check_body(kind: Kind, raw: bytes, event_id: str, author: str, network: str
     elif kind is Kind.DELETION:
         _check_fields(body, event_id, {"target"}, set())
         _require(is_hex_id(body["target"]), event_id, "target must be an event id")
+    elif kind is Kind.REACTION:
+        _check_reaction(body, event_id)
+        return network
+    elif kind is Kind.EDITORS:
+        _check_editors(body, event_id)
+        return network
     return body.get("child") or body.get("target") or body.get("document")
+
+
+def _check_reaction(body: Any, event_id: str) -> None:
+    _check_fields(body, event_id, {"on", "reaction"}, set())
+    _require(type(body["on"]) is bool, event_id, "on must be true or false")
+    reaction = body["reaction"]
+    _require(isinstance(reaction, str) and 0 < len(reaction) <= MAX_REACTION and not reaction.isspace(),
+             event_id, f"reaction must be 1-{MAX_REACTION} characters, not only whitespace")
+
+
+def _check_editors(body: Any, event_id: str) -> None:
+    _check_fields(body, event_id, {"editors", "retired"}, set())
+    editors = body["editors"]
+    # sorted and unique, so one list of editors has exactly one body
+    _require(isinstance(editors, list) and all(is_hex_id(e) for e in editors)
+             and all(a < b for a, b in pairwise(editors)),
+             event_id, "editors must be a sorted list of distinct node ids")
+    retired = body["retired"]
+    _require(isinstance(retired, dict) and all(is_hex_id(node) for node in retired),
+             event_id, "retired must map node ids to seqs")
+    for node, seq in retired.items():
+        _check_int(seq, event_id, f"retired seq of {node[:16]}", 1)
 
 
 # --- signatures ---------------------------------------------------------------------

@@ -13,6 +13,10 @@ or, for private decisions, the author's own node id):
   private network (node id), so it never disturbs the public chains.
 - `edit`      an opaque pycrdt update to the network's document.
 - `deletion`  retracts the network's document or a link in that network.
+- `reaction`  one node's reaction (say "+1") to the network's document, on or off;
+  anyone may react, and a node's latest event per reaction is what counts.
+- `editors`   the document author's current list of editors, plus the last seq
+  up to which each removed editor's edits keep counting.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class Kind(StrEnum):
     SUBSCRIPTION = "subscription"
     EDIT = "edit"
     DELETION = "deletion"
+    REACTION = "reaction"
+    EDITORS = "editors"
 
 
 class Direction(StrEnum):
@@ -73,7 +79,8 @@ class Event:
     body: bytes | None
     signature: bytes
     #: What the body points at (derived, not on the wire): a link's child, a
-    #: deletion's target, a subscription's document; None otherwise or if purged.
+    #: deletion's target, a subscription's document, the document a reaction or
+    #: an editors event is about (its network); None otherwise or if purged.
     ref: str | None = None
 
     @property

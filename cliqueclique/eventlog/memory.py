@@ -68,6 +68,10 @@ class MemoryStore(EventStore):
     def is_deleted(self, document_id: str) -> bool:
         return document_id in self._deleted
 
+    def editor_grants(self, document_id: str, author: str) -> list[Event]:
+        chain = (self._log[self._by_id[i]].event for i in self._chains.get((author, document_id), ()))
+        return [e for e in chain if e.kind is Kind.EDITORS]
+
     def present(self, event_ids: Iterable[str]) -> set[str]:
         return {i for i in event_ids if i in self._by_id}
 

@@ -205,6 +205,12 @@ class SQLiteStore(EventStore):
             [document_id, document_id],
         ))
 
+    def editor_grants(self, document_id: str, author: str) -> list[Event]:
+        # The chain index (author, network, seq) finds them among the author's own events.
+        rows = self._query(f"SELECT {_COLUMNS} FROM events WHERE author = ? AND network = ? "
+                           "AND kind = 'editors' ORDER BY seq", [author, document_id])
+        return [_row_to_stored(row).event for row in rows]
+
     def present(self, event_ids: Iterable[str]) -> set[str]:
         return {row[0] for row in self._query_in("SELECT id FROM events WHERE id IN ({})", event_ids)}
 

@@ -1,8 +1,13 @@
-"""The log's rules beyond encoding: chain position and authorisation.
+"""The log's rules for accepting an event: chain position and authorisation.
 
 Pure functions over a `Lookup` (what the log plus the not-yet-committed part
 of the current batch already hold), so the SQLite store and the in-memory
 store enforce exactly the same rules.
+
+Authorisation is monotone: once an event is acceptable, no later event makes
+it unacceptable, so delivery order never changes what a log ends up holding.
+Rules that do depend on what came later (which edits of a removed editor still
+count) are the views' business.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from typing import Protocol
 from ..errors import BadPrev, ChainGap, Equivocation, MissingDependency, PurgedContent, Unauthorized
 from .events import Event, Kind
 
-
 #: Kinds whose bodies a document deletion purges: the content itself and its edits.
-PURGEABLE = frozenset({Kind.DOCUMENT, Kind.EDIT})
+#: Reactions go too: a reaction still travelling when a node already holds the
+#: deletion reaches it header-only later, as edits do, so every log converges.
+PURGEABLE = frozenset({Kind.DOCUMENT, Kind.EDIT, Kind.REACTION})
 
 
 class Lookup(Protocol):
@@ -33,6 +39,10 @@ class Lookup(Protocol):
     def deleted(self, document_id: str, author: str) -> bool:
         """True if a deletion of this document by `author` (its author) is held or
         comes later in the batch."""
+
+    def editor_grants(self, document_id: str, author: str) -> list[Event]:
+        """The `editors` events `author` wrote in the document's network, held or
+        accepted earlier in the batch, in chain order."""
 
 
 def check_chain(event: Event, log: Lookup) -> None:
@@ -55,11 +65,13 @@ def check_chain(event: Event, log: Lookup) -> None:
 
 
 def check_authorisation(event: Event, log: Lookup) -> None:
-    """Raise unless the author may append this event (edits, deletions, purges).
+    """Raise unless the author may append this event (edits, deletions, reactions,
+    editors lists, purges).
 
     Raises:
-        MissingDependency: the document or target is not held.
-        Unauthorized: someone other than the author (or a named editor).
+        MissingDependency: the document or target is not held, was deleted, or
+            an edit's author is named by no editors event held (yet).
+        Unauthorized: a deletion or editors event by someone other than the author.
         PurgedContent: a header-only event without a deletion explaining it.
     """
     if event.purged:
@@ -69,13 +81,22 @@ def check_authorisation(event: Event, log: Lookup) -> None:
             raise PurgedContent(event.id)
         return
     if event.kind is Kind.EDIT:
-        document = log.event(event.network)
-        if document is None:
-            raise MissingDependency(event.id, f"edit of unknown document {event.network}")
-        if event.author != document.author and event.author not in _editors(document):
-            raise Unauthorized(event.id, f"{event.author[:16]} may not edit {document.id[:16]}")
+        document = _document(event, log, "edit of")
+        if not _may_edit(event.author, document, log):
+            # A grant naming the author may still be on its way (another chain,
+            # in no order with this one): not provably wrong, so blame no one.
+            raise MissingDependency(event.id, f"{event.author[:16]} is not an editor of "
+                                              f"{document.id[:16]} (yet)")
         if document.purged or log.is_deleted(document.id):
             raise MissingDependency(event.id, f"document {document.id[:16]} was deleted")
+    elif event.kind is Kind.REACTION:
+        document = _document(event, log, "reaction to")
+        _refuse_if_deleted(event, document, log)
+    elif event.kind is Kind.EDITORS:
+        document = _document(event, log, "editors of")
+        if event.author != document.author:
+            raise Unauthorized(event.id, f"only the author of {document.id[:16]} names its editors")
+        _refuse_if_deleted(event, document, log)
     elif event.kind is Kind.DELETION:
         target_id = event.content()["target"]
         target = log.event(target_id)
@@ -85,6 +106,38 @@ def check_authorisation(event: Event, log: Lookup) -> None:
             raise Unauthorized(event.id, "only a document or a link in this network can be deleted")
         if target.author != event.author:
             raise Unauthorized(event.id, f"{event.author[:16]} may not delete {target_id[:16]}")
+
+
+def _document(event: Event, log: Lookup, what: str) -> Event:
+    """The document an edit, reaction or editors event is about (its network).
+
+    Raises:
+        MissingDependency: it is not held.
+        Unauthorized: the network is some other event's id (never a document).
+    """
+    document = log.event(event.network)
+    if document is None:
+        raise MissingDependency(event.id, f"{what} unknown document {event.network}")
+    if document.kind is not Kind.DOCUMENT:
+        raise Unauthorized(event.id, f"{event.network[:16]} is a {document.kind.value}, not a document")
+    return document
+
+
+def _refuse_if_deleted(event: Event, document: Event, log: Lookup) -> None:
+    # Only a held deletion counts: a document may be held header-only because
+    # its deletion comes later in this batch, and the events written before
+    # that deletion (which come first in its chain) must still get in.
+    if log.is_deleted(document.id):
+        raise MissingDependency(event.id, f"document {document.id[:16]} was deleted")
+
+
+def _may_edit(author: str, document: Event, log: Lookup) -> bool:
+    """The author, an editor the document names, or anyone any grant ever named."""
+    if author == document.author or author in _editors(document):
+        return True
+    return any(author in body["editors"] or author in body["retired"]
+               for grant in log.editor_grants(document.id, document.author)
+               if (body := grant.content()) is not None)
 
 
 def _editors(document: Event) -> list[str]:

@@ -14,7 +14,7 @@ head id) and build bodies the same way:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from nacl.signing import SigningKey
 
@@ -95,6 +95,23 @@ class BatchSigner:
     def delete(self, target: str, network: str) -> Event:
         """Retract a document (target == network) or a link living in `network`."""
         return self._emit(Kind.DELETION, network, canonical_json({"target": target}))
+
+    def react(self, document: str, reaction: str, on: bool = True) -> Event:
+        """Turn one of this node's reactions to a document on (or, `on=False`, off)."""
+        body = {"on": on, "reaction": reaction}
+        return self._emit(Kind.REACTION, document, canonical_json(body))
+
+    def set_editors(self, document: str, editors: Iterable[str],
+                    retired: Mapping[str, int] | None = None) -> Event:
+        """Replace the editors of one's own document.
+
+        Args:
+            editors: who may edit from now on (besides the author).
+            retired: removed editor -> the last seq (theirs, in the document's
+                network) up to which their edits keep counting.
+        """
+        body = {"editors": sorted(set(editors)), "retired": dict(retired or {})}
+        return self._emit(Kind.EDITORS, document, canonical_json(body))
 
     def subscription(self, document: str, action: Action, note: str | None = None) -> Event:
         body: dict[str, str] = {"document": document, "action": action.value}

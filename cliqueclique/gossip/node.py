@@ -403,6 +403,27 @@ class GossipNode:
             peers[peer] = PeerProgress(held, 0, 0) if same else PeerProgress(*row)
         return Progress(held, known, peers)
 
+    def caught_up_with(self, doc: str, peer: str) -> bool:
+        """True once we hold the document and everything `peer` has told us it
+        holds of its scope (equal digests, or its heads known and none ahead)."""
+        proto = self._docs.get(doc)
+        if proto is None or proto.state is DocState.JOINING or self.store.get(doc) is None:
+            return False
+        link = proto.links.get(peer)
+        if link is None or link.attrs is None:
+            return False  # nothing heard from the peer about this document yet
+        doc_digest, scope_digest = self.digests(proto)
+        a = link.attrs
+        if (scope_digest == a.scope_digest) if (proto.subscribed and a.subscribed) \
+                else (doc_digest == a.doc_digest):
+            return True
+        if not link.heads or proto.missing:
+            return False
+        # Every network the peer reported, ours included or not yet (a reply's
+        # reply arrives in a network we carry only once we follow the reply).
+        return all(self._heads_of(net).get(author, 0) >= seq
+                   for net, theirs in link.heads.items() for author, seq in theirs.items())
+
     # ================================================================ callbacks from documents
 
     def send(self, peer: str, msg: Message) -> None:

@@ -13,7 +13,11 @@ One `Node` owns a nursery with:
   cut off and banned with exponential back-off, the others are unaffected;
 - a dialer that keeps known peers connected (back-off on failures) and acts
   on joins requested by the CLI, a poller that publishes events other
-  processes (the CLI) appended to the log, and a status publisher.
+  processes (the CLI) appended to the log, and a status publisher (progress,
+  peers, and what became of each join: see `joins.py`).
+
+One process runs a node at a time (`lock.py`). The web UI is not part of the
+node: `serve` runs it beside the node, in one nursery.
 """
 
 from __future__ import annotations
@@ -35,19 +39,34 @@ from ..eventlog import Action, Author, Event, SQLiteStore
 from ..gossip.errors import LocalProtocolError
 from ..gossip.node import GossipNode
 from ..gossip.outputs import (
-    EventAccepted, EventCodec, GossipConfig, PeerMisbehaved, PeerSuggested, StoreEvents,
+    DocumentDropped,
+    EventAccepted,
+    EventCodec,
+    GossipConfig,
+    PeerMisbehaved,
+    PeerSuggested,
+    StoreEvents,
 )
 from ..home import Home, LocalNode
 from ..invite import Invite, parse_invite
 from ..net import (
-    Address, MemoryNetwork, SamStream, SecureChannel, TcpTransport, Transports, parse_address,
-    secure_accept, secure_connect,
+    Address,
+    MemoryNetwork,
+    SamStream,
+    SecureChannel,
+    TcpTransport,
+    Transports,
+    parse_address,
+    secure_accept,
+    secure_connect,
 )
 from ..nodestate import NodeState
-from ..web.options import WebOptions
+from ..views import flags, thread
 from .budget import BudgetConfig, PeerBudget, ban_duration
 from .follow import follow_threads
 from .i2p import start_i2p
+from .joins import JoinWatch
+from .lock import run_lock
 from .writer import LogWriter
 
 log = logging.getLogger("cliqueclique.node")
@@ -76,7 +95,6 @@ class NodeOptions:
     poll_interval: float = 0.2  # how often to look for events the CLI appended
     dial_interval: float = 0.5
     status_interval: float = 1.0
-    web: WebOptions | None = None  # serve the web UI there (None: no web UI)
 
 
 @dataclass(eq=False)
@@ -114,8 +132,9 @@ class Node:
         self._inputs_send, self._inputs = trio.open_memory_channel[Callable[[float], None]](math.inf)
         self._nursery: trio.Nursery | None = None
         self._polled = 0
+        self._joins: dict[str, JoinWatch] = {}
+        self._dial_errors: dict[str, str] = {}  # peer -> why the last dial failed
         self.started = time.time()
-        self.web_url: str | None = None  # where the web UI answers, once it does
 
     # ================================================================ lifecycle
 
@@ -126,19 +145,25 @@ class Node:
         """Run a node of `home` (the default node, or the one named) until the block ends.
 
         Raises:
-            NodeError: no such node; NetError: a listen address cannot be bound.
+            NodeError: no such node; NodeRunning: another process runs it;
+            NetError: a listen address cannot be bound.
         """
         home = home if isinstance(home, Home) else Home(home)
-        self = cls(home.node(node), options or NodeOptions())
+        local = home.node(node)
+        with run_lock(local):
+            async with cls._run(local, options or NodeOptions()) as self:
+                yield self
+
+    @classmethod
+    @asynccontextmanager
+    async def _run(cls, local: LocalNode, options: NodeOptions) -> AsyncIterator[Node]:
+        self = cls(local, options)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(self.writer.run)
                 await nursery.start(self._gossip_loop)
                 await self._start_listeners(nursery)
-                if self.options.web is not None:
-                    from ..web import run_web  # Starlette and hypercorn only when a UI is served
-                    self.web_url = await nursery.start(run_web, self, self.options.web)
                 nursery.start_soon(self._dial_loop)
                 nursery.start_soon(self._poll_loop)
                 nursery.start_soon(self._status_loop)
@@ -220,7 +245,8 @@ class Node:
         if invite.peer == self.id:
             raise NodeError("that invite is this node's own")
         self.state.add_peer(invite.peer, [str(a) for a in invite.addresses])
-        self.state.request_join(invite.document, invite.peer)
+        requested = self.state.request_join(invite.document, invite.peer)
+        self._joins[invite.document] = JoinWatch(invite.document, invite.peer, requested)
         await self.mark(invite.document, Action.SUBSCRIBE)
         self._next_dial.pop(invite.peer, None)
         self._start_dial(invite.peer)
@@ -243,6 +269,18 @@ class Node:
 
     def progress(self, document: str) -> Any:
         return self.gossip.progress(document)
+
+    def join_report(self, document: str) -> dict[str, Any] | None:
+        """What became of the latest join of `document` (see `joins.py`), or None."""
+        watch = self._joins.get(document)
+        if watch is None:
+            return None
+        progress = self.gossip.progress(document)
+        return watch.report(
+            root_held=self.reader.get(document) is not None,
+            caught_up=not watch.done and self._caught_up(watch),
+            connected=watch.peer in self.links, dial_error=self._dial_errors.get(watch.peer),
+            held=progress.held, known=progress.known)
 
     def ban(self, peer: str, reason: str = "banned by the user") -> None:
         self._punish(peer, reason, manual=True)
@@ -290,8 +328,34 @@ class Node:
                 if event.hint:
                     self.state.add_peer(event.peer, [event.hint])
                 self._start_dial(event.peer)
+            elif isinstance(event, DocumentDropped):
+                self._join_dropped(event)
             else:
                 log.debug("gossip: %s", event)
+
+    def _caught_up(self, watch: JoinWatch) -> bool:
+        """The root and every conversation below it (the replies with replies
+        of their own, which the node follows: `follow.py`) hold what the
+        inviting peer advertised."""
+        if not self.gossip.caught_up_with(watch.document, watch.peer):
+            return False
+        now = time.monotonic()
+        if now < watch.next_deep_check:
+            return False
+        watch.next_deep_check = now + 1.0  # a thread walk: at most once a second
+        tree = thread(self.reader, watch.document, node=self.id)
+        deeper = [e.id for _, e, parent in tree.walk() if parent is not None and e.replies and e.status == "ok"]
+        return all(flags(self.reader, self.id, doc).subscribed and self.gossip.caught_up_with(doc, watch.peer)
+                   for doc in deeper)
+
+    def _join_dropped(self, event: DocumentDropped) -> None:
+        watch = self._joins.get(event.doc)
+        if watch is None or watch.done:
+            return
+        if event.reason == "join refused":
+            watch.refused = True
+        elif event.reason == "join peer lost":  # ask again once it is back
+            self.state.request_join(event.doc, watch.peer)
 
     def _stored(self, job: Any) -> None:
         if job.error is not None:
@@ -418,7 +482,9 @@ class Node:
                     channel = await secure_connect(stream, self.key, peer)
                 except _LINK_ERRORS as e:
                     log.info("cannot reach %s at %s: %s", peer[:16], text, e)
+                    self._dial_errors[peer] = str(e) if text in str(e) else f"{text}: {e}"
                     continue
+                self._dial_errors.pop(peer, None)
                 self._dialing.discard(peer)
                 await self._run_link(channel, text)
                 return
@@ -431,12 +497,21 @@ class Node:
     async def _dial_loop(self) -> None:
         while True:
             now = trio.current_time()
-            for document, peer in self.state.pending_joins():
+            for document, peer, requested in self.state.pending_joins():
+                watch = self._joins.get(document)
+                if watch is None or watch.requested < requested:  # asked by the CLI
+                    self._joins[document] = JoinWatch(document, peer, requested)
                 if peer in self.links:
                     self._input(lambda t, d=document, p=peer: self.gossip.join(d, p, t))
                     self.state.finish_join(document, peer)
+                elif peer not in self._dialing and self._next_dial.get(peer, 0.0) > now:
+                    self._next_dial.pop(peer, None)  # a join is waiting: try now, not after back-off
+            wall = time.time()
             for known in self.state.peers():
-                if known.id not in self.links and self._next_dial.get(known.id, 0.0) <= now:
+                link = self.links.get(known.id)
+                if link is not None and known.banned(wall):  # banned by hand (`peer ban`)
+                    link.scope.cancel()
+                elif link is None and self._next_dial.get(known.id, 0.0) <= now:
                     self._start_dial(known.id)
             await trio.sleep(self.options.dial_interval)
 
@@ -490,6 +565,7 @@ class Node:
             "id": self.id, "name": self.local.name, "pid": os.getpid(), "running": not stopped,
             "addresses": [str(a) for a in self.addresses], "started": self.started,
             "connected": sorted(self.links), "documents": documents,
+            "joins": {doc: self.join_report(doc) for doc in self._joins},
         }
 
 

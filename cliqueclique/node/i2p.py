@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ..errors import CliqueError
+from ..errors import CliqueError, NodeError
 from ..net import I2PTransport, SamBridgeAddress, SamSession, load_or_create_keys
 from ..net.errors import SamBridgeUnavailable
 from ..nodestate import NodeState
@@ -46,10 +46,13 @@ async def start_i2p(node: Node, nursery: trio.Nursery) -> None:
         await _after_previous_session(node)
         session = await SamSession.create(bridge, keys, options=node.options.i2p_tunnels or None)
     except SamBridgeUnavailable as e:
-        level = logging.ERROR if required else logging.INFO
-        log.log(level, "I2P is off: no SAM bridge at %s (%s)", node.options.sam, e)
+        if required:  # asked for I2P: stop the node with one clear reason
+            raise NodeError(f"I2P is required but no SAM bridge answers at {node.options.sam} ({e})") from None
+        log.info("I2P is off: no SAM bridge at %s (%s)", node.options.sam, e)
         return
     except (CliqueError, OSError) as e:
+        if required:
+            raise NodeError(f"I2P is required but cannot start: {e}") from None
         log.error("I2P is off: %s", e)
         return
     async with session:

@@ -7,8 +7,8 @@ deletions), so no view repeats another's work.
 
 Within a batch every view applies deletions last. That is equivalent to
 applying events one at a time: nothing after a deletion can add to what it
-deleted (the log rejects edits of a deleted document, and an event id is
-never appended twice).
+deleted (the log rejects edits, reactions and editors lists of a deleted
+document, and an event id is never appended twice).
 """
 
 from __future__ import annotations

@@ -5,7 +5,17 @@ State schema (root types of one Yjs document per forum document):
 - ``title``: Text, seeded with the document's subject;
 - ``body``: Text, seeded with the document's text;
 - ``tags``: Map tag -> True (a set: a tag is set while its key is present);
-- ``reactions``: Map ``"<node id>:<reaction>"`` -> True (a set per node).
+- ``properties``: Map name -> string value, laid over the document's
+  immutable properties. Removing a property writes None under its name (a
+  tombstone) rather than deleting the key, so the removal also hides a
+  property of the same name in the document body, and a concurrent set and
+  remove resolve like any two sets (Yjs keeps one, the same on every node).
+  Values that are neither strings nor None (another program's edits) are
+  ignored, and so are names under ``cliqueclique.``: those properties say
+  what a document is (a directory, a trie node) and stay as posted.
+
+Reactions are not part of the state: they are `reaction` events of their own
+(see `reactions.py`), so anyone may react without the right to edit.
 
 Every node seeds the same initial state from the immutable document event
 with a fixed client id, so the seed items have the same Yjs ids everywhere
@@ -25,8 +35,8 @@ the state vector the editor saw.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -34,6 +44,11 @@ from pycrdt import Doc, Map, Text, merge_updates
 
 #: The client id of the seed items; the same on every node by construction.
 SEED_CLIENT = 1
+#: Property names edits cannot change (see the module docstring).
+RESERVED_PREFIX = "cliqueclique."
+
+#: name -> value set by edits, or None where an edit removed the property
+Overlay = dict[str, str | None]
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,7 @@ class StateFields:
     title: str
     body: str
     tags: list[str] = field(default_factory=list)
-    reactions: dict[str, list[str]] = field(default_factory=dict)
+    properties: Overlay = field(default_factory=dict)
 
 
 def seed(subject: str, text: str) -> bytes:
@@ -84,26 +99,37 @@ def _load(state: bytes) -> Doc[Any]:
 
 
 def read(state: bytes) -> StateFields:
-    """Title, body, tags and reactions of a merged state."""
+    """Title, body, tags and property overlay of a merged state."""
     doc = _load(state)
     with doc.transaction():  # one read transaction instead of one per access
         title = str(doc.get("title", type=Text))
         body = str(doc.get("body", type=Text))
         tags = sorted(doc.get("tags", type=Map).keys())
-        reaction_keys = sorted(doc.get("reactions", type=Map).keys())
-    reactions: dict[str, list[str]] = {}
-    for key in reaction_keys:
-        node, sep, reaction = key.partition(":")
-        if sep and reaction:
-            reactions.setdefault(node, []).append(reaction)
-    return StateFields(title, body, tags, reactions)
+        properties = _overlay(doc)
+    return StateFields(title, body, tags, properties)
 
 
-def read_texts(state: bytes) -> tuple[str, str]:
-    """Just the title and body of a merged state (what the views index)."""
+def read_indexed(state: bytes) -> tuple[str, str, Overlay]:
+    """Just what the views index: title, body and property overlay."""
     doc = _load(state)
     with doc.transaction():
-        return str(doc.get("title", type=Text)), str(doc.get("body", type=Text))
+        return str(doc.get("title", type=Text)), str(doc.get("body", type=Text)), _overlay(doc)
+
+
+def _overlay(doc: Doc[Any]) -> Overlay:
+    return {name: value for name, value in sorted(doc.get("properties", type=Map).items())
+            if (value is None or isinstance(value, str)) and not name.startswith(RESERVED_PREFIX)}
+
+
+def merged_properties(base: Mapping[str, str], overlay: Mapping[str, str | None]) -> dict[str, str]:
+    """The document body's properties with the edits' overlay laid over them."""
+    merged = dict(base)
+    for name, value in overlay.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return dict(sorted(merged.items()))
 
 
 def _byte_offsets(text: str) -> list[int]:
@@ -129,18 +155,33 @@ def replace_text(text: Text, old: str, new: str) -> None:
 
 @dataclass(frozen=True)
 class Change:
-    """An edit a person asks for; None / empty means leave that part alone."""
+    """An edit a person asks for; None / empty means leave that part alone.
+
+    The property fields are keyword-only, so a call written for the old
+    positional reaction fields fails loudly instead of setting properties.
+    """
 
     body: str | None = None
     title: str | None = None
     add_tags: Iterable[str] = ()
     remove_tags: Iterable[str] = ()
-    add_reactions: Iterable[str] = ()
-    remove_reactions: Iterable[str] = ()
+    _: KW_ONLY
+    set_properties: Mapping[str, str] = field(default_factory=dict)
+    remove_properties: Iterable[str] = ()
 
 
-def make_update(state: bytes, node: str, change: Change) -> bytes | None:
-    """The Yjs update that applies `change` to `state`, made as `node`.
+def make_update(state: bytes, node: str, change: Change,
+                base_properties: Mapping[str, str] | None = None) -> bytes | None:
+    """The Yjs update that applies `change` to `state`.
+
+    Args:
+        state: the merged state the edit is made against.
+        node: the editing node (no part of the state records it today; kept
+            so callers need not know that).
+        change: what to change.
+        base_properties: the document body's own properties, so setting a
+            property to the value it already has, or removing one it does
+            not have, is no change.
 
     Returns:
         The update bytes (the delta only), or None if nothing would change.
@@ -150,11 +191,24 @@ def make_update(state: bytes, node: str, change: Change) -> bytes | None:
     with doc.transaction():
         changed = _edit_texts(doc, change)
         changed |= _edit_set(doc.get("tags", type=Map), change.add_tags, change.remove_tags)
-        changed |= _edit_set(doc.get("reactions", type=Map),
-                             [f"{node}:{r}" for r in change.add_reactions],
-                             [f"{node}:{r}" for r in change.remove_reactions])
+        changed |= _edit_properties(doc, change, base_properties or {})
     # A deletion adds no item, so the state vector alone cannot tell: track it.
     return doc.get_update(before) if changed else None
+
+
+def _edit_properties(doc: Doc[Any], change: Change, base: Mapping[str, str]) -> bool:
+    members = doc.get("properties", type=Map)
+    current = merged_properties(base, _overlay(doc))
+    changed = False
+    for name, value in change.set_properties.items():
+        if current.get(name) != value:
+            members[name] = value
+            changed = True
+    for name in change.remove_properties:
+        if name in current:
+            members[name] = None  # a tombstone: see the module docstring
+            changed = True
+    return changed
 
 
 def _edit_texts(doc: Doc[Any], change: Change) -> bool:

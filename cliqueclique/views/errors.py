@@ -31,3 +31,15 @@ class NothingToEdit(ViewError):
 
 class BadQuery(ViewError):
     """A search or filter is malformed (empty text, bad property filter, ...)."""
+
+
+class BadChange(ViewError):
+    """A requested edit is malformed (an empty or reserved property name, a value that is not text)."""
+
+
+class NotTheAuthor(ViewError):
+    """Only the document's author may do this (name or remove its editors)."""
+
+
+class BadReaction(ViewError):
+    """A reaction label is empty, only whitespace or too long."""

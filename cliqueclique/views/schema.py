@@ -17,10 +17,10 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: The views, in the order they are applied to each batch.
-VIEWS = ("documents", "threads", "local", "directory", "search")
+VIEWS = ("documents", "reactions", "threads", "local", "directory", "search")
 
 _DDL = """
 CREATE TABLE view_state (
@@ -37,20 +37,37 @@ CREATE TABLE docs (
     subject TEXT,                   -- as posted (the directory key)
     title TEXT,                     -- current: the CRDT title once edited
     content_type TEXT,
-    editors TEXT,                   -- JSON list of node ids, NULL if none
+    editors TEXT,                   -- current JSON list of node ids, NULL if none
     deleted INTEGER NOT NULL DEFAULT 0
 );
+-- current properties: the document's own with the edits' overlay laid over them
 CREATE TABLE doc_props (
     doc TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (doc, name)
 ) WITHOUT ROWID;
--- merged pycrdt state of edited documents (absent until the first edit)
+-- merged pycrdt state of edited documents (absent until the first counted edit)
 CREATE TABLE doc_state (
     doc TEXT PRIMARY KEY,
-    state BLOB NOT NULL,            -- merge of seed + every edit (canonical bytes)
+    state BLOB NOT NULL,            -- merge of seed + every counted edit (canonical bytes)
     body TEXT NOT NULL,             -- the merged body (the title is docs.title)
-    edits INTEGER NOT NULL
+    edits INTEGER NOT NULL,
+    props TEXT                      -- JSON of the state's property overlay, NULL if empty
 );
+-- the editors event in force per document (the author's highest seq)
+CREATE TABLE doc_editors (
+    doc TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    retired TEXT NOT NULL           -- JSON: removed editor -> last seq that still counts
+) WITHOUT ROWID;
+-- reactions: each node's latest event per (document, reaction)
+CREATE TABLE reactions (
+    doc TEXT NOT NULL,
+    node TEXT NOT NULL,
+    reaction TEXT NOT NULL,
+    seq INTEGER NOT NULL,           -- the node's seq of that event in the document's network
+    active INTEGER NOT NULL,        -- its "on"
+    PRIMARY KEY (doc, node, reaction)
+) WITHOUT ROWID;
 -- threads: reply edges, `above` is the document replied to
 CREATE TABLE edges (
     link TEXT PRIMARY KEY,
@@ -94,15 +111,17 @@ _INDEXES = (
     "CREATE INDEX dir_nodes_prefix ON dir_nodes(directory, prefix)",
 )
 
-_TABLES = ("view_state", "docs", "doc_props", "doc_state", "edges", "local_flags", "dir_nodes",
-           "doc_fts")
+_TABLES = ("view_state", "docs", "doc_props", "doc_state", "doc_editors", "reactions", "edges",
+           "local_flags", "dir_nodes", "doc_fts")
 
 #: How each view table is dumped: order-independent content, no row ids.
 _DUMPS = {
     "docs": "SELECT id, author, timestamp, subject, title, content_type, editors, deleted "
             "FROM docs ORDER BY id",
     "doc_props": "SELECT doc, name, value FROM doc_props ORDER BY doc, name",
-    "doc_state": "SELECT doc, state, body, edits FROM doc_state ORDER BY doc",
+    "doc_state": "SELECT doc, state, body, edits, props FROM doc_state ORDER BY doc",
+    "doc_editors": "SELECT doc, seq, retired FROM doc_editors ORDER BY doc",
+    "reactions": "SELECT doc, node, reaction, seq, active FROM reactions ORDER BY doc, node, reaction",
     "edges": "SELECT link, above, below, direction, author, timestamp FROM edges ORDER BY link",
     "local_flags": "SELECT node, doc, subscribed, bookmarked, read, blocked, note "
                    "FROM local_flags ORDER BY node, doc",

@@ -85,7 +85,8 @@ class Filters:
 
     Flag filters (True: set, False: not set) need `node`, the reading node.
     `text` is matched word by word (each word a quoted FTS5 term; a trailing
-    ``*`` makes it a prefix). `properties` must all match exactly.
+    ``*`` makes it a prefix). `properties` must all match the document's
+    current properties exactly (its own, with edits laid over them).
     """
 
     node: str | None = None

@@ -3,10 +3,11 @@ signed events by several authors, appended to a store as it goes.
 
 `Forum` keeps a model of what exists (documents, links, editors, deletions,
 the history of each document's merged CRDT state) so that every generated
-event is one the log accepts: edits only by authors or editors, deletions
-only by owners, nothing after a document's deletion that the log refuses.
-Edits are made against *old* snapshots of the state too, so concurrent
-edits really conflict.
+event is one the log accepts: edits only by authors or editors (or editors
+removed since, whose late edits the log takes but the views do not count),
+editors lists and deletions only by owners, nothing after a document's
+deletion that the log refuses. Edits are made against *old* snapshots of the
+state too, so concurrent edits really conflict.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from ..conftest import make_key
 from .conftest import Clock
 
 #: operations of a document under heavy concurrent editing
-EDIT_OPS = ("post", "edit", "edit", "edit", "edit", "edit", "delete_doc")
+EDIT_OPS = ("post", "edit", "edit", "edit", "edit", "edit", "editors", "react", "delete_doc")
 OPS = ("post", "reply", "reply", "link", "edit", "edit", "edit", "edit", "delete_doc", "delete_link",
-       "mark", "dir")
+       "mark", "dir", "react", "editors")
+REACTIONS = ["+1", "heart", "🎉"]
 ACTIONS = [Action.SUBSCRIBE, Action.UNSUBSCRIBE, Action.BOOKMARK, Action.UNBOOKMARK, Action.READ,
            Action.UNREAD, Action.BLOCK, Action.NOTE]
 WORDS = ["apple", "Apricot", "banana", "basil", "cherry", "chérie", "date", "ab", "a"]
@@ -35,9 +37,12 @@ WORDS = ["apple", "Apricot", "banana", "basil", "cherry", "chérie", "date", "ab
 class Doc:
     id: str
     author: int
-    editors: set[int]
+    editors: set[int]  # as the body names them
     history: list[bytes]
     deleted: bool = False
+    current: set[int] = field(default_factory=set)  # after the latest editors event
+    named: set[int] = field(default_factory=set)  # by the body or any editors event
+    retired: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,7 +97,8 @@ class Forum:
         event = self.signers[who].document(subject, f"text {x} {WORDS[(x + y) % len(WORDS)]}",
                                            editors=[self.signers[i].id for i in editors],
                                            properties=props)
-        doc = Doc(event.id, who, editors, [crdt.seed(subject, event.content()["text"])])
+        doc = Doc(event.id, who, editors, [crdt.seed(subject, event.content()["text"])],
+                  current=set(editors), named=set(editors))
         self.docs.append(doc)
         self._add(event)
         if parent is not None:
@@ -115,8 +121,10 @@ class Forum:
         doc = self._pick(self.docs, x, live=True)
         if doc is None:
             return
-        allowed = sorted(doc.editors | {doc.author})
-        editor = allowed[who % len(allowed)]
+        allowed = sorted(doc.current | {doc.author})
+        removed = sorted(doc.named - doc.current)
+        # now and then an editor removed since: the log takes it, the views do not count it
+        editor = removed[x % len(removed)] if removed and y % 4 == 0 else allowed[who % len(allowed)]
         # the latest state (built on others' edits, which a peer may deliver later)
         # or an older one (a concurrent edit)
         base = doc.history[-1] if y % 2 else doc.history[(y // 2) % len(doc.history)]
@@ -126,12 +134,37 @@ class Forum:
             Change(body=current.body[1:] + WORDS[y % len(WORDS)]),
             Change(title=current.title.upper()),
             Change(add_tags=[WORDS[x % len(WORDS)]], remove_tags=current.tags[:1]),
-            Change(add_reactions=["+1"] if x % 2 else ["heart"], remove_reactions=["+1"]),
+            Change(set_properties={WORDS[x % len(WORDS)]: WORDS[y % len(WORDS)]},
+                   remove_properties=[name for name, value in current.properties.items() if value][:1]),
         ][(x + y) % 5]
         update = crdt.make_update(base, self.signers[editor].id, change)
         if update is not None:
             self._add(self.signers[editor].edit(doc.id, update))
             doc.history.append(crdt.merge(doc.history[-1], [update])[0])
+
+    def _react(self, who: int, x: int, y: int) -> None:
+        doc = self._pick(self.docs, x, live=True)
+        if doc is not None:
+            self._add(self.signers[who].react(doc.id, REACTIONS[y % len(REACTIONS)], on=x % 3 != 0))
+
+    def _editors(self, who: int, x: int, y: int) -> None:
+        """The owner adds or removes one other author (a removal retires their edits so far)."""
+        doc = self._pick(self.docs, x, live=True)
+        if doc is None or self.authors < 2:
+            return
+        others = [i for i in range(self.authors) if i != doc.author]
+        toggled = others[y % len(others)]
+        if toggled in doc.current:
+            doc.current.discard(toggled)
+            head = self.signers[toggled]._head(doc.id)
+            if head is not None:
+                key = self.signers[toggled].id
+                doc.retired[key] = max(doc.retired.get(key, 0), head[0])
+        else:
+            doc.current.add(toggled)
+            doc.named.add(toggled)
+        self._add(self.signers[doc.author].set_editors(
+            doc.id, [self.signers[i].id for i in doc.current], doc.retired))
 
     def _delete_doc(self, who: int, x: int, y: int) -> None:
         doc = self._pick(self.docs, x, live=True)
@@ -169,15 +202,30 @@ class Forum:
 
 def causal_shuffle(events: list[Event], rng: random.Random) -> list[Event]:
     """The events in a random order a peer could deliver them in: after each
-    event's chain predecessor, edits after their document, deletions after
-    their target (and a document's deletion after every edit that preceded it)."""
+    event's chain predecessor, edits, reactions and editors lists after their
+    document, an edit by an editor the body does not name after the first
+    editors event naming them, deletions after their target (and a
+    document's deletion after every event of its network that preceded it)."""
     index = {e.id: i for i, e in enumerate(events)}
     deps: list[set[int]] = [set() for _ in events]
+    first_grant: dict[tuple[str, str], int] = {}  # (document, node) -> first editors event naming it
     for i, e in enumerate(events):
-        for dep in (e.prev, e.network if e.kind.value == "edit" else None,
+        if e.kind.value == "editors":
+            body = e.content()
+            for node in [*body["editors"], *body["retired"]]:
+                first_grant.setdefault((e.network, node), i)
+    for i, e in enumerate(events):
+        about_document = e.kind.value in ("edit", "reaction", "editors")
+        for dep in (e.prev, e.network if about_document else None,
                     e.content()["target"] if e.kind.value == "deletion" else None):
             if dep in index and index[dep] != i:
                 deps[i].add(index[dep])
+        grant = first_grant.get((e.network, e.author))
+        if e.kind.value == "edit" and grant is not None and grant < i:
+            document = events[index[e.network]] if e.network in index else None
+            named = document is not None and e.author in (document.content() or {}).get("editors", [])
+            if document is not None and e.author != document.author and not named:
+                deps[i].add(grant)
         if e.kind.value == "deletion" and e.content()["target"] == e.network:
             deps[i] |= {j for j in range(i) if events[j].network == e.network}
     order: list[Event] = []

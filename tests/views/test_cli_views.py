@@ -88,8 +88,7 @@ def test_thread_text_and_json(sh: Shell, posts: dict[str, str]) -> None:
 
 
 def test_edit_by_author_and_editor_rules(sh: Shell, posts: dict[str, str]) -> None:
-    edit_id = sh.ok("edit", posts["root"], "--body", "hello, forum!", "--tag", "intro", "--react", "+1",
-                    node="alice")
+    edit_id = sh.ok("edit", posts["root"], "--body", "hello, forum!", "--tag", "intro", node="alice")
     assert len(edit_id) == 64
     found = sh.json_lines("find", "--text", "forum", "--json", node="alice")
     assert [f["id"] for f in found] == [posts["root"]]

@@ -10,17 +10,21 @@ from cliqueclique.views import (
     Change,
     Filters,
     add_entry,
+    change_editors,
     create_directory,
     document_state,
     edit_document,
+    editors,
     find,
     mark,
+    react,
+    reactions,
     replay,
     retract,
     thread,
 )
 
-SECRETS = ["Subj-Zx81q", "Body-Kq29w", "Edit-Pp4r7", "Tag-Mm3v", "Prop-Hh5c", "Title-Ww0y"]
+SECRETS = ["Subj-Zx81q", "Body-Kq29w", "Edit-Pp4r7", "Tag-Mm3v", "Prop-Hh5c", "Title-Ww0y", "Setprop-Jj6d"]
 
 
 def raw_bytes(path: Path) -> bytes:
@@ -46,7 +50,10 @@ def test_deleted_content_leaves_no_bytes_in_the_files(store: SQLiteStore, author
     secret = a.document("Subj-Zx81q about things", "Body-Kq29w is the body", editors=[b.id],
                         properties={"note": "Prop-Hh5c"})
     edit_document(b, store, secret.id, Change(body="Body-Kq29w is the body. Edit-Pp4r7 added",
-                                              title="Title-Ww0y", add_tags=["Tag-Mm3v"]))
+                                              title="Title-Ww0y", add_tags=["Tag-Mm3v"],
+                                              set_properties={"set": "Setprop-Jj6d"}))
+    react(b, store, secret.id, "+1")
+    change_editors(a, store, secret.id, remove=[b.id])
     reply, _ = b.post("A reply that stays", "it quotes nothing", parent=secret.id)
     mark(a, store, secret.id, Action.BOOKMARK)
     add_entry(a.key, store, directory, secret.id)
@@ -61,6 +68,8 @@ def test_deleted_content_leaves_no_bytes_in_the_files(store: SQLiteStore, author
     assert document_state(store, secret.id).deleted
     assert [e.status for _, e, _ in thread(store, secret.id).walk()] == ["deleted", "ok"]
     assert find(store, Filters(text="Kq29w")) == []
+    assert find(store, Filters(properties={"set": "Setprop-Jj6d"})) == []
+    assert reactions(store, secret.id) == {} and editors(store, secret.id) == []
     assert store.verify() == []  # headers, chains and signatures survive the purge
     assert reply.id in {s.id for s in find(store, Filters(text="quotes"))}
     replay(store)

@@ -19,15 +19,16 @@ from pathlib import Path
 import click
 import trio
 
-from .cli import cli
-from .errors import NodeError
-from .eventlog import Event
-from .home import Home, LocalNode
-from .node import Node, NodeOptions, Watch
-from .nodestate import NodeState
-from .views import Change, edit_document
-from .web import WebOptions
-from .web.options import port_or_any
+from ..errors import NodeError
+from ..eventlog import Event
+from ..home import Home, LocalNode
+from ..node import Node, NodeOptions, Watch
+from ..nodestate import NodeState
+from ..views import Change, edit_document
+from ..web import WebOptions
+from ..web.options import port_or_any
+from .group import cli
+from .node import remember_tcp_port, start_web
 
 NAMES = ("alice", "bob", "carol")
 ARRIVAL_TIMEOUT = 30.0
@@ -67,14 +68,6 @@ def _remembered(local: LocalNode, key: str) -> int:
     return port_or_any("127.0.0.1", int(found[0])) if found else 0
 
 
-def _remember(node: Node) -> None:
-    tcp = [a for a in node.addresses if a.scheme == "tcp"]
-    if tcp:
-        node.state.publish_status("tcp_port", getattr(tcp[0], "port", 0))
-    if node.web_url:
-        node.state.publish_status("web_port", int(node.web_url.rstrip("/").rsplit(":", 1)[1]))
-
-
 def _node_names(home: Home) -> None:
     existing = {n.name for n in home.nodes()}
     for name in NAMES:
@@ -85,18 +78,20 @@ def _node_names(home: Home) -> None:
 async def _demo(home: Home, web_port: int) -> None:
     _node_names(home)
     async with AsyncExitStack() as stack:
-        nodes = []
+        nodes, urls, nurseries = [], [], []
         for i, name in enumerate(NAMES):
             local = home.node(name)
             web = web_port + i if web_port else _remembered(local, "web_port")
-            options = NodeOptions(listen=[f"127.0.0.1:{_remembered(local, 'tcp_port')}"], i2p=False,
-                                  web=WebOptions("127.0.0.1", web))
+            options = NodeOptions(listen=[f"127.0.0.1:{_remembered(local, 'tcp_port')}"], i2p=False)
             node = await stack.enter_async_context(Node.open(home, name, options))
-            _remember(node)
+            nursery = await stack.enter_async_context(trio.open_nursery())  # the node's web UI
+            nurseries.append(nursery)
+            remember_tcp_port(node)
+            urls.append(await start_web(node, nursery, WebOptions("127.0.0.1", web)))
             nodes.append(node)
         click.echo(f"three nodes in {home.path}")
-        for node in nodes:
-            click.echo(f"{node.local.name:<6} {node.web_url}")
+        for node, url in zip(nodes, urls, strict=True):
+            click.echo(f"{node.local.name:<6} {url}")
         sys.stdout.flush()
         forum = await _conversation(home, nodes)
         click.echo(f"forum {forum}")
@@ -106,6 +101,8 @@ async def _demo(home: Home, web_port: int) -> None:
             async for _ in signals:
                 click.echo("stopping", err=True)
                 break
+        for nursery in nurseries:
+            nursery.cancel_scope.cancel()
 
 
 async def _conversation(home: Home, nodes: list[Node]) -> str:
