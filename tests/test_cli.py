@@ -205,7 +205,8 @@ def test_import_refuses_damaged_files(sh: Shell, node: str, tmp_path: Path, dama
         match = "altered"
     elif damage == "checksum-fixed":
         # A careful forger fixes the checksum too: the signatures still catch it.
-        import base64, hashlib
+        import base64
+        import hashlib
 
         lines = rest.split(b"\n")
         event_id, encoded = lines[0].split(b" ")
@@ -230,7 +231,8 @@ def test_import_refuses_damaged_files(sh: Shell, node: str, tmp_path: Path, dama
 
 
 def test_import_with_a_forged_event_writes_nothing(sh: Shell, node: str, tmp_path: Path) -> None:
-    import base64, hashlib
+    import base64
+    import hashlib
 
     root = sh("post", "-s", "root", "-b", "r").output.strip()
     for i in range(3):

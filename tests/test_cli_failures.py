@@ -173,3 +173,17 @@ def test_ctrl_c_exits_quietly(home: Path) -> None:
     out, err = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 130
     assert err.strip() == "" and "Traceback" not in out
+
+
+def test_a_reader_that_stops_early_is_not_an_error(home: Path) -> None:
+    for i in range(3):  # more output than a pipe holds
+        cli(home, "post", "-s", f"big {i}", "-b", "x" * 60_000)
+    proc = subprocess.Popen([sys.executable, "-m", "cliqueclique", "--home", str(home), "log", "--json"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10)  # like `| head -c 10`
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=TIMEOUT) == 141  # the shell's status for SIGPIPE, quietly
+    assert err == ""

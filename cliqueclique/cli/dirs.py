@@ -26,6 +26,8 @@ def dir_create(ctx: Context, name: str) -> None:
     with ctx.store() as (node, store):
         event = create_directory(BatchSigner(node.key(), store), store, name)
     click.echo(event.id)
+
+
 @dir_group.command("add")
 @click.argument("dir_id")
 @click.argument("doc_id")
@@ -56,5 +58,3 @@ def dir_search(ctx: Context, dir_id: str, prefix: str, as_json: bool) -> None:
     for match in result.matches:
         click.echo(f"{match.id[:16]}  {match.subject}")
     click.echo(f"{len(result.matches)} matches ({result.touched} documents read)", err=True)
-
-

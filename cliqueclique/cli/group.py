@@ -18,6 +18,7 @@ from .failures import click_exception, expected_message, is_interrupt
 #: Set to show the traceback of an unexpected error (a bug) instead of one line.
 ENV_DEBUG = "CLIQUECLIQUE_DEBUG"
 INTERRUPTED = 130  # the shell's exit status for Ctrl-C
+BROKEN_PIPE = 141  # ... and for a reader that went away (SIGPIPE)
 
 
 class CliqueGroup(click.Group):
@@ -30,9 +31,12 @@ class CliqueGroup(click.Group):
             raise
         except click.ClickException:
             raise
-        except BaseException as e:
+        except BaseException as e:  # sorted below: bugs are re-raised
             if is_interrupt(e):
                 raise click.exceptions.Exit(INTERRUPTED) from None
+            if isinstance(e, BrokenPipeError):  # `... | head` stopped reading: not an error
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise click.exceptions.Exit(BROKEN_PIPE) from None
             inner = click_exception(e)
             if inner is not None:
                 raise inner from None

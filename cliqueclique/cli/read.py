@@ -144,7 +144,7 @@ def show_cmd(ctx: Context, doc_id: str, as_json: bool) -> None:
     else:
         click.echo(f"{state.title}")
         click.echo(f"{doc}  by {who(state.author, names)}  {when(state.timestamp)}  {state.content_type}"
-                   + (f"  ({state.edits} edits)" if state.edits else ""))
+                   + (f"  ({state.edits} edit{'' if state.edits == 1 else 's'})" if state.edits else ""))
         click.echo()
         width = shutil.get_terminal_size((100, 24)).columns
         for line in plain_markdown(state.body or "", max(20, width - 2)):

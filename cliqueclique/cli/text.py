@@ -7,7 +7,16 @@ import re
 import textwrap
 from datetime import UTC, datetime
 
-_BLOCK = re.compile(r"^(\s*)([-*+] |\d+[.)] |> |#{1,6} )")
+_BLOCK = re.compile(r"^(\s*)([-*+] |\d+[.)] |> )")
+_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]+)[^)]*\)")
+
+
+def _inline(text: str) -> str:
+    """Inline Markdown as plain text: strong markers dropped, links as `text <url>`."""
+    text = _STRONG.sub(r"\2", text)
+    return _LINK.sub(lambda m: f"{m.group(1)} <{m.group(2)}>" if m.group(1) else f"<{m.group(2)}>", text)
 
 
 def when(ms: int | None) -> str:
@@ -22,8 +31,9 @@ def when(ms: int | None) -> str:
 
 
 def plain_markdown(text: str, width: int) -> list[str]:
-    """Markdown as terminal lines: paragraphs re-wrapped to `width`, list items,
-    quotes and headings wrapped with a hanging indent, code blocks verbatim."""
+    """Markdown as terminal lines: paragraphs re-wrapped to `width`, list items
+    and quotes wrapped with a hanging indent, headings underlined, code blocks
+    verbatim, strong markers dropped and links shown with their address."""
     lines: list[str] = []
     paragraph: list[str] = []
     prefix = ""
@@ -33,7 +43,7 @@ def plain_markdown(text: str, width: int) -> list[str]:
         nonlocal paragraph, prefix
         if paragraph:
             hanging = " " * len(prefix) if not prefix.lstrip().startswith(">") else prefix
-            lines.extend(textwrap.wrap(" ".join(paragraph), width, initial_indent=prefix,
+            lines.extend(textwrap.wrap(_inline(" ".join(paragraph)), width, initial_indent=prefix,
                                        subsequent_indent=hanging, break_on_hyphens=False) or [prefix])
         paragraph, prefix = [], ""
 
@@ -49,6 +59,12 @@ def plain_markdown(text: str, width: int) -> list[str]:
             flush()
             if lines and lines[-1]:
                 lines.append("")
+            continue
+        heading = _HEADING.match(raw)
+        if heading:
+            flush()
+            title = _inline(heading.group(1))
+            lines.extend([title, "─" * min(width, len(title))])
             continue
         block = _BLOCK.match(raw)
         if block:

@@ -8,7 +8,16 @@ from typing import Any
 import click
 
 from ..eventlog.events import Action, Direction
-from ..views import Change, change_editors, edit_document, mark, projector, reactions, retract
+from ..views import (
+    Change,
+    change_editors,
+    edit_document,
+    mark,
+    projector,
+    react,
+    reactions,
+    retract,
+)
 from ..views.errors import BadQuery
 from .context import Context, pass_context, resolve_id, resolve_node_id
 from .group import cli
@@ -76,7 +85,7 @@ def react_cmd(ctx: Context, doc_id: str, emoji: str, undo: bool) -> None:
         mine = node.id in reactions(store, doc).get(emoji, [])
         if mine != undo:
             raise BadQuery(f"you have {'already' if mine else 'not'} reacted {emoji} to {doc[:12]}")
-        event = node.author(store).react(doc, emoji, on=not undo)
+        event = react(node.author(store), store, doc, emoji, on=not undo)
     click.echo(event.id)
 
 

@@ -270,15 +270,21 @@ class Node:
     def progress(self, document: str) -> Any:
         return self.gossip.progress(document)
 
-    def join_report(self, document: str) -> dict[str, Any] | None:
-        """What became of the latest join of `document` (see `joins.py`), or None."""
+    def join_report(self, document: str, progress: Any = None) -> dict[str, Any] | None:
+        """What became of the latest join of `document` (see `joins.py`), or None.
+
+        `progress`: the document's `gossip.progress`, if the caller has it already.
+        """
         watch = self._joins.get(document)
         if watch is None:
             return None
-        progress = self.gossip.progress(document)
+        if watch.done and watch.last is not None:
+            return watch.last
+        progress = progress or self.gossip.progress(document)
+        # the full check only once nothing known is missing (cheap while syncing)
+        caught_up = progress.held >= progress.known and self._caught_up(watch)
         return watch.report(
-            root_held=self.reader.get(document) is not None,
-            caught_up=not watch.done and self._caught_up(watch),
+            root_held=self.reader.get(document) is not None, caught_up=caught_up,
             connected=watch.peer in self.links, dial_error=self._dial_errors.get(watch.peer),
             held=progress.held, known=progress.known)
 
@@ -550,12 +556,12 @@ class Node:
         state.publish_status("addresses", snapshot["addresses"])
 
     def _snapshot(self, stopped: bool = False) -> dict[str, Any]:
-        documents = {}
+        documents, progresses = {}, {}
         for doc in sorted(self.gossip.held_documents()):
             info = self.gossip.info(doc)
             if info is None or not (info.subscribed or info.bookmarked):
                 continue  # carried replies are counted in their forum's progress
-            progress = self.gossip.progress(doc)
+            progress = progresses[doc] = self.gossip.progress(doc)
             documents[doc] = {
                 "held": progress.held, "known": progress.known,
                 "peers": {p: {"held": v.held, "we_lack": v.we_lack, "they_lack": v.they_lack}
@@ -565,7 +571,7 @@ class Node:
             "id": self.id, "name": self.local.name, "pid": os.getpid(), "running": not stopped,
             "addresses": [str(a) for a in self.addresses], "started": self.started,
             "connected": sorted(self.links), "documents": documents,
-            "joins": {doc: self.join_report(doc) for doc in self._joins},
+            "joins": {doc: self.join_report(doc, progresses.get(doc)) for doc in self._joins},
         }
 
 

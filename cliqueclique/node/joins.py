@@ -24,6 +24,7 @@ class JoinWatch:
     refused: bool = False
     done: bool = False
     next_deep_check: float = 0.0  # monotonic time of the next look below the root
+    last: dict[str, Any] | None = None  # the report once done
 
     def report(self, *, root_held: bool, caught_up: bool, connected: bool, dial_error: str | None,
                held: int, known: int) -> dict[str, Any]:
@@ -39,5 +40,8 @@ class JoinWatch:
             state = "unreachable"
         else:
             state = "connecting"
-        return {"document": self.document, "peer": self.peer, "requested": self.requested,
-                "state": state, "held": held, "known": max(known, held), "error": dial_error}
+        report = {"document": self.document, "peer": self.peer, "requested": self.requested,
+                  "state": state, "held": held, "known": max(known, held), "error": dial_error}
+        if self.done:
+            self.last = report  # final: the node reports it as it was from now on
+        return report

@@ -7,6 +7,7 @@ get JSON back, plain forms a redirect.
 
 from __future__ import annotations
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,9 +15,10 @@ from ..eventlog import Action, Author, SQLiteStore
 from ..eventlog.codec import is_hex_id
 from ..invite import parse_invite
 from ..net import parse_address
-from ..views import BatchSigner, Change, add_entry, document_state, edit_document, retract
+from ..views import BatchSigner, Change, add_entry, edit_document, reactions, retract
 from ..views import create_directory as new_directory
 from ..views import mark as mark_document
+from ..views import react as react_to
 from ..views.errors import NothingToEdit
 from . import model
 from .app import checked_form, doc_param, done, field_text, web_of
@@ -25,12 +27,25 @@ from .errors import BadForm
 MARKS = {a.value: a for a in (Action.SUBSCRIBE, Action.UNSUBSCRIBE, Action.BOOKMARK,
                               Action.UNBOOKMARK, Action.READ, Action.UNREAD)}
 SUBJECT_LIMIT = 300
+NOTE_LIMIT = 4000
+
+
+def subject_text(form: FormData, name: str = "subject") -> str:
+    """A required subject (or title), refused in the CLI's words when blank.
+
+    Raises:
+        BadForm: blank or too long.
+    """
+    subject = field_text(form, name, required=False, limit=SUBJECT_LIMIT)
+    if not subject:
+        raise BadForm("a subject is required")
+    return subject
 
 
 async def create_forum(request: Request) -> Response:
     """Start a new forum (a root document this node subscribes to)."""
     form = await checked_form(request)
-    subject = field_text(form, "subject", limit=SUBJECT_LIMIT)
+    subject = subject_text(form)
     event = await web_of(request).node.post(subject, field_text(form, "body", required=False))
     return done(request, form, f"/t/{event.id}", id=event.id)
 
@@ -71,7 +86,7 @@ async def edit(request: Request) -> Response:
     form = await checked_form(request)
     doc = doc_param(request)
     change = Change(body=field_text(form, "body", required=False),
-                    title=field_text(form, "title", limit=SUBJECT_LIMIT))
+                    title=subject_text(form, "title"))
 
     def run(author: Author, store: SQLiteStore) -> None:
         try:
@@ -93,19 +108,37 @@ async def delete(request: Request) -> Response:
 
 
 async def react(request: Request) -> Response:
-    """Toggle one of the fixed reactions on a post."""
+    """Toggle this node's reaction on a post: any reader may react (reactions are not edits).
+
+    The reaction is one of the fixed ones, or one the post already has (made elsewhere).
+    """
     form = await checked_form(request)
+    web = web_of(request)
     doc = doc_param(request)
     emoji = form.get("reaction")
-    if emoji not in model.REACTIONS:
+    if not isinstance(emoji, str):
         raise BadForm("unknown reaction")
 
-    def run(author: Author, store: SQLiteStore) -> None:
-        mine = emoji in document_state(store, doc).reactions.get(author.id, [])
-        change = Change(remove_reactions=[emoji]) if mine else Change(add_reactions=[emoji])
-        edit_document(author, store, doc, change)
+    def run(author: Author, store: SQLiteStore) -> bool:
+        current = reactions(store, doc)
+        if emoji not in model.REACTIONS and emoji not in current:
+            raise BadForm("unknown reaction")
+        on = author.id not in current.get(emoji, ())
+        react_to(author, store, doc, emoji, on)
+        return on
 
-    await web_of(request).node.write(run)
+    on = await web.node.write(run)
+    web.reader.invalidate(doc)  # the page shown next must count it
+    return done(request, form, f"/t/{_root(form, doc)}#d-{doc}", on=on)
+
+
+async def note(request: Request) -> Response:
+    """Set (or, with an empty text, clear) this node's private note on a post."""
+    form = await checked_form(request)
+    doc = doc_param(request)
+    text = field_text(form, "note", required=False, limit=NOTE_LIMIT)
+    await web_of(request).node.write(
+        lambda author, store: mark_document(author, store, doc, Action.NOTE, text))
     return done(request, form, f"/t/{_root(form, doc)}#d-{doc}")
 
 
@@ -151,7 +184,7 @@ async def add_to_directory(request: Request) -> Response:
     form = await checked_form(request)
     web = web_of(request)
     directory = doc_param(request)
-    subject = field_text(form, "subject", limit=SUBJECT_LIMIT)
+    subject = subject_text(form)
     body = field_text(form, "body", required=False)
 
     def run(author: Author, store: SQLiteStore) -> str:

@@ -155,6 +155,7 @@ def build_app(web: Web) -> Starlette:
         Route("/d/{doc}/edit", actions.edit, methods=["POST"]),
         Route("/d/{doc}/delete", actions.delete, methods=["POST"]),
         Route("/d/{doc}/react", actions.react, methods=["POST"]),
+        Route("/d/{doc}/note", actions.note, methods=["POST"]),
         Route("/d/{doc}/mark", actions.mark, methods=["POST"]),
         Route("/d/{doc}/network", pages.network),
         Route("/dirs", pages.directories), Route("/dirs", actions.create_directory, methods=["POST"]),

@@ -3,8 +3,10 @@
 A message names the event (id, kind, network, and the child of a link or the
 target of a deletion), never its content: the page decides whether it
 concerns what it shows and fetches the re-rendered post through the normal
-(CSRF-free, read-only) GET routes. The node notifies its watchers once the
-event is committed, so the fetch always finds it.
+(CSRF-free, read-only) GET routes. An edit, a reaction or a deletion of a
+post comes in the post's own network, so `network` says which post to
+refresh. The node notifies its watchers once the event is committed, so the
+fetch always finds it.
 
 Written as a raw ASGI endpoint rather than a streaming response over an async
 generator, so the watch is closed by a `with` block on disconnect instead of

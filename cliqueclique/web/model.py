@@ -9,12 +9,14 @@ that level and name the post they answer.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
 from ..eventlog import SQLiteStore
-from ..views import DocumentSummary, Filters, ThreadEntry, find, thread
+from ..views import DocumentSummary, Filters, ThreadEntry, find, flags, projector, thread
+from ..views import forums as followed_forums
 from ..views.batch import TYPE_PROPERTY
 from .reads import Reader
 from .render import markdown
@@ -22,7 +24,6 @@ from .render import markdown
 MAX_NEST = 8
 REACTIONS = ("👍", "❤️", "😄", "🎉", "🤔")
 LIST_LIMIT = 200
-COUNT_LIMIT = 1000
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Post:
     can_edit: bool = False
     edited: bool = False
     reactions: list[Reaction] = field(default_factory=list)
+    note: str | None = None  # this node's private note on the post
 
 
 @dataclass
@@ -64,20 +66,24 @@ class ThreadPage:
     total: int
 
 
-def _reactions(by_node: dict[str, list[str]], me: str) -> list[Reaction]:
-    counts = {emoji: 0 for emoji in REACTIONS}
-    mine = set(by_node.get(me, ()))
-    for reactions in by_node.values():
-        for emoji in reactions:
-            if emoji in counts:
-                counts[emoji] += 1
-    return [Reaction(emoji, counts[emoji], emoji in mine) for emoji in REACTIONS]
+def _reactions(by_reaction: dict[str, list[str]], me: str) -> list[Reaction]:
+    """The fixed reactions (each with its count), then any other one a post has (made elsewhere)."""
+    shown = [*REACTIONS, *(r for r in by_reaction if r not in REACTIONS)]
+    return [Reaction(r, len(by_reaction.get(r, ())), me in by_reaction.get(r, ())) for r in shown]
 
 
-def make_post(reader: Reader, store: SQLiteStore, entry: ThreadEntry, me: str) -> Post:
+def notes(store: SQLiteStore, me: str, docs: list[str]) -> dict[str, str]:
+    """This node's notes on these documents (those it has one on), in one query."""
+    db = projector.current(store)
+    return dict(db.execute("SELECT doc, note FROM local_flags WHERE node = ? AND note IS NOT NULL "
+                           "AND doc IN (SELECT value FROM json_each(?))", [me, json.dumps(docs)]))
+
+
+def make_post(reader: Reader, store: SQLiteStore, entry: ThreadEntry, me: str,
+              note: str | None = None) -> Post:
     """A `Post` from a thread entry plus the document's merged state."""
     post = Post(entry.id, entry.status, entry.author, entry.title, timestamp=entry.timestamp,
-                unread=bool(entry.unread), replies=entry.replies, link=entry.link)
+                unread=bool(entry.unread), replies=entry.replies, link=entry.link, note=note)
     if entry.status != "ok":
         post.unread = False  # nothing left to read
         return post
@@ -101,13 +107,15 @@ def thread_page(reader: Reader, store: SQLiteStore, root: str, me: str) -> Threa
         NotADocument: `root` is not held here.
     """
     tree = thread(store, root, node=me)
-    top = make_post(reader, store, tree, me)
+    walk = list(tree.walk())
+    noted = notes(store, me, [entry.id for _, entry, _ in walk])
+    top = make_post(reader, store, tree, me, noted.get(tree.id))
     posts: list[Post] = []
     titles: dict[str, str | None] = {tree.id: top.title}
-    for depth, entry, parent in tree.walk():
+    for depth, entry, parent in walk:
         if parent is None:
             continue
-        post = make_post(reader, store, entry, me)
+        post = make_post(reader, store, entry, me, noted.get(entry.id))
         post.parent, post.parent_title = parent.id, titles.get(parent.id)
         post.level, post.deep = min(depth, MAX_NEST), depth > MAX_NEST
         titles[entry.id] = post.title
@@ -130,7 +138,7 @@ def find_post(reader: Reader, store: SQLiteStore, root: str, doc: str, me: str) 
         path.append(entry.id)
         if entry.id != doc:
             continue
-        post = make_post(reader, store, entry, me)
+        post = make_post(reader, store, entry, me, flags(store, me, doc).note)
         if parent is None:
             return post, ""
         post.parent = parent.id
@@ -153,29 +161,24 @@ _NO_STATE = _NoState()
 @dataclass
 class ForumRow:
     id: str
-    title: str | None
+    title: str | None  # None once deleted
     author: str
-    timestamp: int
+    timestamp: int  # the newest activity in the forum's thread
     replies: int
     unread: int
     bookmarked: bool = False
-
-
-def _unread_below(store: SQLiteStore, me: str, doc: DocumentSummary) -> int:
-    below = len(find(store, Filters(node=me, under=doc.id, unread=True, limit=COUNT_LIMIT)))
-    return below + (0 if doc.read else 1)
+    deleted: bool = False
 
 
 def forums(reader: Reader, store: SQLiteStore, me: str) -> list[ForumRow]:
-    """The forums this node follows (subscribed documents with no parent), newest first."""
-    rows = []
-    # Top level only: the node also subscribes to every reply it follows (follow.py).
-    for doc in find(store, Filters(node=me, subscribed=True, top_level=True, limit=LIST_LIMIT)):
-        if is_directory(reader, store, doc.id):
-            continue
-        rows.append(ForumRow(doc.id, doc.title, doc.author, doc.timestamp, doc.replies,
-                             _unread_below(store, me, doc), bool(doc.bookmarked)))
-    return rows
+    """The forums this node follows, most recently active first: `views.forums`, as
+    `cliqueclique forums` prints it, less directories (they have their own page)."""
+    db = projector.current(store)
+    marked = {doc for (doc,) in db.execute("SELECT doc FROM local_flags WHERE node = ? AND bookmarked = 1",
+                                           [me])}
+    return [ForumRow(f.id, f.subject, f.owner, f.last_activity, f.replies, f.unread, f.id in marked,
+                     f.deleted)
+            for f in followed_forums(store, me) if not is_directory(reader, store, f.id)]
 
 
 def bookmarks(store: SQLiteStore, me: str) -> list[DocumentSummary]:

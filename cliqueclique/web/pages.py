@@ -22,7 +22,7 @@ def _home_data(request: Request) -> Any:
     web = web_of(request)
     me = web.node.id
     pending = dict(web.joining)
-    pending.update({doc: peer for doc, peer in web.node.state.pending_joins()})
+    pending.update({doc: peer for doc, peer, _ in web.node.state.pending_joins()})
 
     def load(store: SQLiteStore) -> dict[str, Any]:
         for doc in list(pending):

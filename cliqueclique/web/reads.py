@@ -9,9 +9,9 @@ event loop only awaits the finished HTML.
 Document states are cached per document, because reading a thousand of them
 dominates a big thread's page. The cache is invalidated by the node's own
 feed of accepted events (`invalidate(event.network)`): every event that can
-change a document's state (edit, deletion) lives in that document's network.
-A per-document generation counter keeps a render that raced an invalidation
-from storing what it read before it.
+change a document's state (edit, reaction, deletion) lives in that document's
+network. A per-document generation counter keeps a render that raced an
+invalidation from storing what it read before it.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
@@ -50,6 +51,40 @@ def reply_appears_live(page_a: Page, page_b: Page, root: str) -> str:
     expect(page_b.locator(f"#d-{reply} .badge.new")).to_be_visible()
     assert still_same_page(page_b)
     return reply
+
+
+def a_reader_reacts_and_keeps_a_note(page_a: Page, page_b: Page, a: WebNode, b: WebNode, root: str,
+                                     reply: str) -> None:
+    """B did not write A's reply, yet reacts to it (and takes it back); A sees both live.
+    B's note on the forum is B's alone: shown to B after a reload, never to A."""
+    open_live_thread(page_a, a, root)
+    mine = page_b.locator(f"#d-{reply} > .own button.react[value='🎉']")
+    theirs = page_a.locator(f"#d-{reply} > .own button.react[value='🎉']")
+    mine.click()
+    expect(mine).to_have_class(re.compile(r"\bmine\b"))
+    expect(mine.locator(".n")).to_have_text("1")
+    expect(theirs.locator(".n")).to_have_text("1")  # over the network, pushed to A's open page
+    expect(theirs).not_to_have_class(re.compile(r"\bmine\b"))
+    screenshot(page_b, "thread-b-reacted")
+    mine.click()
+    expect(mine).not_to_have_class(re.compile(r"\bmine\b"))
+    expect(mine.locator(".n")).to_have_count(0)
+    expect(theirs.locator(".n")).to_have_count(0)
+    assert still_same_page(page_a) and still_same_page(page_b)
+    opening = page_b.locator(f"#o-{root}")
+    opening.locator(".note-edit > summary").click()
+    opening.locator("textarea[name=note]").fill("Ask Anna about the map")
+    opening.locator("button:has-text('Save note')").click()
+    page_b.wait_for_url(f"**/t/{root}#d-{root}")
+    page_b.reload()
+    expect(page_b.locator(f"#o-{root} .note-text")).to_have_text("Your note: Ask Anna about the map")
+    expect(page_b.locator(f"#o-{root} .note-edit > summary")).to_have_text("Edit note")
+    page_b.locator(f"#d-{reply} > .own .note-edit > summary").click()  # an open, empty note form
+    screenshot(page_b, "thread-b-note")
+    page_a.reload()
+    expect(page_a.locator(f"#o-{root} .actions")).to_be_visible()
+    expect(page_a.locator(".note-text")).to_have_count(0)
+    open_live_thread(page_b, b, root)
 
 
 def nested_reply_appears_live(page_a: Page, page_b: Page, a: WebNode, root: str, reply: str) -> None:
@@ -126,6 +161,7 @@ def test_replies_edits_and_deletions_appear_live_on_the_other_node(
     expect(page_b.locator(".thread-title")).to_have_text(subject)
     open_live_thread(page_b, b, root)
     reply = reply_appears_live(page_a, page_b, root)
+    a_reader_reacts_and_keeps_a_note(page_a, page_b, a, b, root, reply)
     nested_reply_appears_live(page_a, page_b, a, root, reply)
     edit_appears_live(page_a, page_b, b, root, reply)
     deletion_appears_live(page_a, page_b, reply)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from playwright.sync_api import Browser, expect
+from starlette.routing import Route
 
+from cliqueclique.web.app import build_app
 from tests.node.harness import cli
 
 from .conftest import WebNode, raw_request, screenshot, start_web_node
@@ -76,6 +79,39 @@ def test_cross_origin_post_is_refused(pair: tuple[WebNode, WebNode], browser: Br
         assert status == 403, (extra, status, text)
     status, response, _ = raw_request(a, "POST", "/new", {**headers, "Origin": f"http://{host}"}, form)
     assert status == 303 and response["location"].startswith("/t/")
+    page.context.close()
+
+
+def post_routes() -> list[str]:
+    """Every POST route of the app, its parameters filled in with a (well-formed) id."""
+    app = build_app(SimpleNamespace())  # type: ignore[arg-type]  # routes only, never served
+    paths = [route.path for route in app.routes if isinstance(route, Route) and "POST" in (route.methods or ())]
+    some_id = "ab" * 32
+    return [path.replace("{doc}", some_id).replace("{root}", some_id).replace("{peer}", some_id)
+            for path in paths]
+
+
+def test_every_post_route_needs_the_token_and_our_origin(pair: tuple[WebNode, WebNode],
+                                                         browser: Browser) -> None:
+    a, _ = pair
+    routes = post_routes()
+    assert {"/new", f"/d/{'ab' * 32}/react", f"/d/{'ab' * 32}/note"} <= set(routes)
+    page = a.page(browser)
+    page.goto(a.url)
+    cookie = next(c for c in page.context.cookies() if c["name"] == f"cq_session_{a.port}")
+    token = page.locator("meta[name='csrf-token']").get_attribute("content")
+    host = f"127.0.0.1:{a.port}"
+    headers = {"Host": host, "Cookie": f"{cookie['name']}={cookie['value']}"}
+    for path in routes:
+        status, _, text = raw_request(a, "POST", path, {**headers, "Origin": f"http://{host}"}, "note=x")
+        assert status == 403 and "security token" in text, (path, status, text)
+        status, _, text = raw_request(a, "POST", path, {**headers, "Origin": "http://evil.example"},
+                                      f"note=x&csrf={token}")
+        assert status == 403, (path, status, text)
+        status, _, _ = raw_request(a, "POST", path, {**headers, "Host": f"evil.example:{a.port}",
+                                                     "Origin": f"http://evil.example:{a.port}"},
+                                   f"note=x&csrf={token}")
+        assert status == 421, (path, status)
     page.context.close()
 
 

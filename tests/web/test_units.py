@@ -9,14 +9,16 @@ import pytest
 
 from cliqueclique.eventlog import Action
 from cliqueclique.home import Home, LocalNode
-from cliqueclique.views import BatchSigner
+from cliqueclique.views import BatchSigner, create_directory
+from cliqueclique.views import forums as view_forums
 from cliqueclique.web.errors import BadWebAddress, CrossSiteRequest, CsrfTokenMissing
-from cliqueclique.web.model import LIST_LIMIT, MAX_NEST, forums, thread_page
+from cliqueclique.web.model import LIST_LIMIT, MAX_NEST, REACTIONS, forums, notes, thread_page
 from cliqueclique.web.netpicture import RADIUS, NetEdge, NetNode, NetPicture, layout
 from cliqueclique.web.options import parse_web
 from cliqueclique.web.reads import Reader
 from cliqueclique.web.render import markdown, when
 from cliqueclique.web.security import check_csrf, check_origin, csrf_token
+from tests.conftest import make_key
 
 
 class Tags(HTMLParser):
@@ -106,7 +108,8 @@ def local(tmp_path: Path) -> LocalNode:
 
 def test_deep_threads_nest_to_a_limit_and_close_every_level(local: LocalNode) -> None:
     store = local.open_store()
-    signer = BatchSigner(local.key(), store)
+    clock = iter(range(1_000, 1_000_000, 1_000))  # replies in time order: the sibling comes last
+    signer = BatchSigner(local.key(), store, lambda: next(clock))
     root = signer.document("root", "top")
     events, parent = [root], root.id
     for i in range(MAX_NEST + 4):  # a chain deeper than the nesting limit, then a sibling
@@ -138,5 +141,56 @@ def test_home_lists_forums_even_when_many_newer_replies_are_followed(local: Loca
     reader = Reader(local)
     rows = forums(reader, reader.store, local.id)
     assert [(row.id, row.replies) for row in rows] == [(forum.id, LIST_LIMIT + 20)]
+    reader.close()
+    store.close()
+
+
+def test_home_forums_are_the_cli_forums_list_less_directories(local: LocalNode) -> None:
+    """Same order (newest activity first), replies and unread counts as `cliqueclique forums`."""
+    store = local.open_store()
+    clock = iter(range(1_000, 100_000, 1_000))
+    mine = BatchSigner(local.key(), store, lambda: next(clock))
+    theirs = BatchSigner(make_key(7), store, lambda: next(clock))
+    old, busy, quiet = (theirs.document(f"forum {n}", "top") for n in ("old", "busy", "quiet"))
+    events = [old, busy, quiet]
+    events += [mine.subscription(f.id, Action.SUBSCRIBE) for f in (old, busy, quiet)]
+    own = mine.document("Re: forum busy", "mine, so read")
+    late = theirs.document("Re: forum old", "a late reply")  # the oldest forum is the most active
+    nested = theirs.document("Re: Re", "nested")
+    events += [late, theirs.link(old.id, late.id), nested, theirs.link(late.id, nested.id),
+               own, mine.link(busy.id, own.id), mine.subscription(quiet.id, Action.READ),
+               mine.subscription(busy.id, Action.BOOKMARK)]
+    store.append_many(events)
+    directory = create_directory(mine, store, "a directory")
+    store.append(mine.subscription(directory.id, Action.SUBSCRIBE))
+    reader = Reader(local)
+    rows = forums(reader, reader.store, local.id)
+    expected = [f for f in view_forums(store, local.id) if f.id != directory.id]
+    assert len(expected) == 3 and directory.id in [f.id for f in view_forums(store, local.id)]
+    assert [(r.id, r.title, r.author, r.timestamp, r.replies, r.unread) for r in rows] == \
+        [(f.id, f.subject, f.owner, f.last_activity, f.replies, f.unread) for f in expected]
+    assert [r.id for r in rows] == [old.id, busy.id, quiet.id]
+    assert [(r.replies, r.unread, r.bookmarked) for r in rows] == [(2, 3, False), (1, 1, True), (0, 0, False)]
+    reader.close()
+    store.close()
+
+
+def test_a_thread_page_reads_reactions_and_the_notes_of_this_node(local: LocalNode) -> None:
+    store = local.open_store()
+    mine, theirs = BatchSigner(local.key(), store), BatchSigner(make_key(7), store)
+    root = theirs.document("their forum", "top")
+    reply = theirs.document("Re: their forum", "a reply")
+    events = [root, reply, theirs.link(root.id, reply.id), theirs.react(root.id, "👍"),
+              theirs.react(root.id, "+1"), mine.react(root.id, "👍"),
+              mine.subscription(reply.id, Action.NOTE, "check this"),
+              theirs.subscription(root.id, Action.NOTE, "their own note, not ours")]
+    store.append_many(events)
+    reader = Reader(local)
+    page = thread_page(reader, reader.store, root.id, local.id)
+    counts = {r.emoji: (r.count, r.mine) for r in page.root.reactions}
+    assert list(counts) == [*REACTIONS, "+1"]  # the fixed ones, then what others used
+    assert counts["👍"] == (2, True) and counts["+1"] == (1, False) and counts["🎉"] == (0, False)
+    assert page.root.note is None and page.posts[0].note == "check this"
+    assert notes(reader.store, local.id, [root.id, reply.id]) == {reply.id: "check this"}
     reader.close()
     store.close()

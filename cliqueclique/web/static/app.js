@@ -39,6 +39,13 @@
     pending.set(id, setTimeout(() => { pending.delete(id); loadPost(id); }, 30));
   }
 
+  // A note being written survives the post's refresh (someone reacting, editing meanwhile).
+  function keepNote(old, next) {
+    const open = old.querySelector("details.note-edit[open]");
+    const fresh = next.querySelector("details.note-edit");
+    if (open && fresh) fresh.replaceWith(open);
+  }
+
   async function loadPost(id) {
     const got = await getHTML(`/t/${thread}/p/${id}`);
     if (!got) return;
@@ -47,7 +54,7 @@
     if (id === thread) {
       const own = fresh.getElementById(`o-${id}`);
       const old = document.getElementById(`o-${id}`);
-      if (own && old) old.replaceWith(own);
+      if (own && old) { keepNote(old, own); old.replaceWith(own); }
       return;
     }
     const post = fresh.getElementById(`d-${id}`);
@@ -56,7 +63,7 @@
       for (const selector of [":scope > summary", ":scope > .own"]) {
         const next = post.querySelector(selector);
         const old = existing.querySelector(selector);
-        if (next && old) old.replaceWith(next);
+        if (next && old) { keepNote(old, next); old.replaceWith(next); }
       }
       existing.className = post.className;
       return;
@@ -79,7 +86,7 @@
     } else if (ev.kind === "deletion" && ev.target && ev.target !== ev.network) {
       document.querySelector(`[data-link="${CSS.escape(ev.target)}"]`)?.remove();
       if (shown(ev.network)) refreshPost(ev.network);
-    } else if (["document", "edit", "deletion"].includes(ev.kind) && shown(ev.network)) {
+    } else if (["document", "edit", "deletion", "reaction"].includes(ev.kind) && shown(ev.network)) {
       refreshPost(ev.network);
     }
   }
@@ -124,7 +131,8 @@
       let ev;
       try { ev = JSON.parse(message.data); } catch { return; }
       if (thread) onThreadEvent(ev);
-      if (main?.dataset.home && ev.kind !== "subscription") refreshHome();
+      // Reactions change nothing the home page lists.
+      if (main?.dataset.home && !["subscription", "reaction"].includes(ev.kind)) refreshHome();
       if (main?.dataset.home && ev.kind === "subscription" && ev.author === me) refreshHome();
     };
   }
