@@ -185,3 +185,28 @@ def test_ambiguous_names_and_prefixes_are_refused(sh: Shell) -> None:
     with pytest.raises(AmbiguousId, match="matches several documents"):
         resolve_id(TwoMatches(), "abcd")  # type: ignore[arg-type]
     sh.fails("show", "abc", match="at least 4 characters")
+
+
+def test_peer_add_ban_unban(sh: Shell) -> None:
+    peer = "ab" * 32
+    assert "peer abababababababab at tcp:127.0.0.1:7000" in sh("peer", "add", f"{peer}@tcp:127.0.0.1:7000").output
+    sh("peer", "add", "tcp:127.0.0.1:7001", "--id", peer)
+    invite = f"cq:{'cd' * 32}@{'ef' * 32},tcp:127.0.0.1:7002"
+    sh("peer", "add", invite)
+    listed = {p["id"]: p for p in map(json.loads, sh("peers", "--json").output.splitlines())}
+    assert listed[peer]["addresses"] == ["tcp:127.0.0.1:7001", "tcp:127.0.0.1:7000"]
+    assert listed["ef" * 32]["addresses"] == ["tcp:127.0.0.1:7002"]
+    sh.fails("peer", "add", "tcp:127.0.0.1:7003", match="give the peer's node id")
+    sh.fails("peer", "add", "nonsense", "--id", peer, match="address")
+    sh.fails("peer", "add", "1234@tcp:127.0.0.1:7003", match="is not a node id")
+    sh.fails("peer", "add", f"{ids(sh)['alice']}@tcp:127.0.0.1:7003", match="this node itself")
+
+    assert "banned abababababababab: spam" in sh("peer", "ban", peer[:8], "--reason", "spam").output
+    (banned,) = [p for p in map(json.loads, sh("peers", "--json").output.splitlines()) if p["id"] == peer]
+    assert banned["state"] == "banned" and banned["ban_reason"] == "spam"
+    sh("peer", "unban", peer[:8])
+    (back,) = [p for p in map(json.loads, sh("peers", "--json").output.splitlines()) if p["id"] == peer]
+    assert back["state"] == "known" and back["banned_until"] is None
+    sh.fails("peer", "unban", peer[:8], match="is not banned")
+    sh.fails("peer", "ban", "alice", match="cannot ban itself")
+    sh.fails("peer", "ban", "0000ffff", match="no node 0000ffff")

@@ -326,7 +326,7 @@ def peers(ctx: Context, as_json: bool) -> None:
     connected = set(status["connected"]) if status else set()
     now = time.time()
     for peer in known:
-        live = "connected" if peer.id in connected else ("banned" if peer.banned(now) else "known")
+        live = "banned" if peer.banned(now) else ("connected" if peer.id in connected else "known")
         if as_json:
             click.echo(json.dumps({"id": peer.id, "state": live, "addresses": peer.addresses,
                                    "failures": peer.failures, "last_seen": peer.last_seen,

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -113,3 +113,42 @@ def test_reactions_from_three_nodes_converge(homes: list[Path], served: list[Ser
             assert json.loads(cli(home, "show", root, "--json").stdout)["reactions"] == expected
     finally:
         third.stop()
+
+
+def until(predicate: Callable[[], bool], what: str) -> None:
+    """Poll observable state (another process's) until it holds, or fail at the deadline."""
+    deadline = time.monotonic() + DEADLINE
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never: {what}")
+        time.sleep(0.1)
+
+
+def test_a_ban_by_hand_cuts_the_running_nodes_link(homes: list[Path], served: list[Serve]) -> None:
+    a, b, _ = homes
+    root = cli(a, "post", "-s", "F", "-b", "x").stdout.strip()
+    cli(b, "join", cli(a, "invite", root).stdout.strip())
+
+    def state_of_a() -> str:
+        peers = [json.loads(line) for line in cli(b, "peers", "--json").stdout.splitlines()]
+        return next(p["state"] for p in peers if p["id"] == served[0].node_id)
+
+    assert state_of_a() == "connected"
+    cli(b, "peer", "ban", served[0].node_id[:10], "--reason", "by hand")
+    assert state_of_a() == "banned"
+    until(lambda: served[0].node_id not in _connected(b), "b dropped its link to a")
+    reply = cli(a, "post", "-s", "unseen", "-b", "y", "--parent", root).stdout.strip()
+    cli(b, "peer", "unban", served[0].node_id[:10])
+    served[1].wait_for({reply})  # unbanned: the link comes back and the reply arrives
+
+
+def _connected(home: Path) -> list[str]:
+    from cliqueclique.nodestate import NodeState
+
+    (node_dir,) = (home / "nodes").iterdir()
+    state = NodeState(node_dir / "log.sqlite")
+    try:
+        found = state.read_status("node")
+        return list(found[0]["connected"]) if found else []
+    finally:
+        state.close()
