@@ -37,6 +37,12 @@ class MalformedEvent(InvalidEvent):
     reason = "malformed encoding"
 
 
+class TimestampOutOfRange(MalformedEvent):
+    """The header's timestamp is beyond the end of year 9999 UTC (codec.MAX_TIMESTAMP)."""
+
+    reason = "timestamp out of range"
+
+
 class UnsupportedVersion(InvalidEvent):
     """The event's format version is not one this program understands."""
 
@@ -107,6 +113,14 @@ class MissingDependency(InvalidEvent):
     """The event refers to a document or event this log does not hold."""
 
     reason = "missing dependency"
+
+
+class DependencyRejected(MissingDependency):
+    """A link whose child document came in the same batch and was refused: the
+    child can never arrive from there, so the link is refused with it (a missing
+    dependency, never blamed on the relay; the link may be offered again)."""
+
+    reason = "its child document was refused in the same batch"
 
 
 class PurgedContent(InvalidEvent):

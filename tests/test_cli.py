@@ -189,7 +189,7 @@ def test_import_without_subscribing(sh: Shell, node: str, tmp_path: Path) -> Non
     assert other("forums", "--json").output == ""
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "checksum-fixed", "not-export", "missing"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "checksum-fixed", "not-export", "missing", "extra-lines"])
 def test_import_refuses_damaged_files(sh: Shell, node: str, tmp_path: Path, damage: str) -> None:
     root = sh("post", "-s", "root", "-b", "r").output.strip()
     sh("post", "-s", "child", "-b", "c", "--parent", root)
@@ -218,6 +218,10 @@ def test_import_refuses_damaged_files(sh: Shell, node: str, tmp_path: Path, dama
         meta["sha256"] = hashlib.sha256(rest).hexdigest()
         out.write_bytes(json.dumps(meta, sort_keys=True).encode() + b"\n" + rest)
         match = "body does not match"
+    elif damage == "extra-lines":
+        # More lines than the header announces: not a truncation (issue 16).
+        out.write_bytes(header + b"\n" + rest * 3)
+        match = "has 9 event lines but its header announces 3"
     elif damage == "not-export":
         out.write_text("hello world\n")
         match = "not a cliqueclique export file"

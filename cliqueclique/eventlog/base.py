@@ -14,18 +14,25 @@ Each item gets an `AppendResult`: accepted (with its new position), duplicate
 (an idempotent no-op) or rejected (with the specific `InvalidEvent`). A
 rejected event changes nothing; with `atomic=True` one rejection rolls back
 the whole batch (imports use this). Concrete stores supply the primitives.
+
+The unit of acceptance is the event: each is accepted or refused on its own,
+except that a link whose child document was refused in the same batch is
+refused with it (`DependencyRejected`), wherever the two stand in the batch.
+Otherwise a forged reply would leave a valid link to a document that can
+never arrive from there, a dangling placeholder on every node.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from ..errors import BatchRolledBack, Equivocation, InvalidEvent, PurgedContent
+from ..errors import BatchRolledBack, DependencyRejected, Equivocation, InvalidEvent, PurgedContent
 from .codec import decode_wire, verify_signature
 from .events import Event, Kind, StoredEvent
 from .signatures import VERIFY_CHUNK, BatchSignatures, SignatureCache
@@ -211,21 +218,30 @@ class EventStore(ABC):
         signatures = BatchSignatures(len(items), self.signature_cache)
         results, fresh = self._decode(items, signatures)
         undecodable = any(r is not None and r.status is Status.REJECTED for r in results)
+        refused_early = {r.event_id for r in results
+                         if r is not None and r.status is Status.REJECTED and r.event_id is not None}
         excluded: set[str] = set()
+        orphans: set[str] = set()
         while True:
             with self._writing() as writer:
-                accepted, evidence, rejected = self._check_and_write(fresh, signatures, excluded, writer)
+                accepted, evidence, rejected = self._check_and_write(
+                    fresh, signatures, excluded, writer, orphans, refused_early)
                 # A header-only event let in on the strength of a deletion later in
                 # the batch fails if that deletion failed (and so does what follows it).
                 deleted = {e.network for _, e, _ in accepted if _deletes_document(e)}
                 unjustified = {e.id for _, e, _ in accepted
                                if e.purged and e.network not in deleted and not self.is_deleted(e.network)}
-                ok = not unjustified and not (atomic and (rejected or undecodable))
+                # A link written before its child came up refused in this batch.
+                refused = {error.event_id for error in rejected.values()}
+                orphaned = {e.id for _, e, _ in accepted if e.kind is Kind.LINK and e.ref in refused}
+                retry = unjustified or orphaned
+                ok = not retry and not (atomic and (rejected or undecodable))
                 if not ok:
                     writer.rollback()
-            if not unjustified:
+            if not retry:
                 break
             excluded |= unjustified
+            orphans |= orphaned
         for event, existing in evidence:
             self._record_equivocation(event, existing)
         for index, error in rejected.items():
@@ -269,10 +285,15 @@ class EventStore(ABC):
         signatures: BatchSignatures,
         excluded: set[str],
         writer: BatchWriter,
+        orphans: AbstractSet[str] = frozenset(),
+        refused_early: AbstractSet[str] = frozenset(),
     ) -> tuple[list[tuple[int, Event, int]], list[tuple[Event, str | None]], dict[int, InvalidEvent]]:
         """One validation pass in batch order, writing accepted events chunk by
         chunk (so SQLite works while helpers still verify later chunks).
+        `orphans` are links found (on an earlier pass) to precede their refused
+        child; `refused_early` the ids refused before this pass (undecodable).
         Returns (accepted with positions, equivocation evidence, rejections)."""
+        refused = set(refused_early)
         # Signatures of announced deletions are checked when the pass reaches them.
         batch = _Batch(self, announced={
             e.network: e.author for _, e in fresh if _deletes_document(e) and e.id not in excluded})
@@ -293,6 +314,8 @@ class EventStore(ABC):
                     raise sig_error
                 if event.id in excluded:
                     raise PurgedContent(event.id, "its deletion was rejected")
+                if event.id in orphans or (event.kind is Kind.LINK and event.ref in refused):
+                    raise DependencyRejected(event.id, f"child {event.ref and event.ref[:16]}")
                 check_chain(event, batch)
                 check_authorisation(event, batch)
             except Equivocation as e:
@@ -301,6 +324,7 @@ class EventStore(ABC):
                 continue
             except InvalidEvent as e:
                 rejected[index] = e
+                refused.add(event.id)
                 continue
             batch.add(event)
             pending.append((index, event))

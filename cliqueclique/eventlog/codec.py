@@ -39,6 +39,7 @@ from ..errors import (
     BodyHashMismatch,
     EventTooLarge,
     MalformedEvent,
+    TimestampOutOfRange,
     UnknownKind,
     UnsupportedVersion,
 )
@@ -53,6 +54,12 @@ MAX_SUBJECT = 1000
 MAX_REACTION = 32
 #: Integers beyond SQLite's 64-bit range could not be stored: refuse them at the door.
 MAX_INTEGER = 2**63 - 1
+#: Latest timestamp (ms) an event may carry: the last millisecond of 9999-12-31
+#: UTC, the end of the calendar Python's datetime (and so every page and CLI
+#: listing) can show. Timestamps are informational, but one signed far beyond
+#: it would be relayed to every node and shown by each; a header beyond it is
+#: refused as malformed, so the author alone is blamed.
+MAX_TIMESTAMP = 253_402_300_799_999
 _KINDS = {k.value: k for k in Kind}
 
 _HEX = "[0-9a-f]{64}"
@@ -182,7 +189,18 @@ def _header_fields(header: bytes, event_id: str) -> _HeaderFields:
     if match is None:
         return _parse_header(header, event_id)
     author, body_hash, kind, network, prev, seq, size, timestamp = match.groups()
-    return _KINDS[kind], author, network, prev, int(seq), int(size), int(timestamp), body_hash
+    # The pattern lets up to 18 digits through; the range check is the general path's.
+    return _KINDS[kind], author, network, prev, int(seq), int(size), _check_timestamp(int(timestamp), event_id), \
+        body_hash
+
+
+def _check_timestamp(value: Any, event_id: str) -> int:
+    if type(value) is not int:
+        raise MalformedEvent(event_id, f"ts must be an integer from 0 to {MAX_TIMESTAMP}")
+    if not 0 <= value <= MAX_TIMESTAMP:
+        raise TimestampOutOfRange(event_id, f"ts must be an integer from 0 to {MAX_TIMESTAMP} "
+                                            "(end of year 9999 UTC)")
+    return value
 
 
 def _parse_header(header: bytes, event_id: str) -> _HeaderFields:
@@ -199,7 +217,7 @@ def _parse_header(header: bytes, event_id: str) -> _HeaderFields:
     if not is_hex_id(author):
         raise MalformedEvent(event_id, "author must be a 64-character hex key")
     seq = _check_int(fields["seq"], event_id, "seq", 1)
-    timestamp = _check_int(fields["ts"], event_id, "ts", 0)
+    timestamp = _check_timestamp(fields["ts"], event_id)
     size = _check_int(fields["size"], event_id, "size", 1)
     prev = fields["prev"]
     if not (prev is None or is_hex_id(prev)):

@@ -71,6 +71,14 @@ def m001_events(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_network_kind(db: sqlite_utils.Database) -> None:
+    # Without it, a query by network and kind (a network's links, the local
+    # subscriptions, a document's deletions) walks every event of that kind in
+    # the whole log through events_kind: export and link indexing went quadratic.
+    db.execute("CREATE INDEX events_network_kind ON events(network, kind, position)")
+
+
 class Projector(Protocol):
     """A view kept in step with the log inside each append transaction."""
 
@@ -219,7 +227,7 @@ class SQLiteStore(EventStore):
         sql = "SELECT id FROM events WHERE id >= ? AND id < ?"
         params: list[Any] = [prefix, prefix + "g"]  # 'g' sorts after every hex digit
         if kind is not None:
-            sql += " AND kind = ?"
+            sql += " AND +kind = ?"  # '+': filter only; events_kind would walk every event of the kind
             params.append(kind.value)
         return [r[0] for r in self._query(sql + f" LIMIT {int(limit)}", params)]
 
@@ -232,8 +240,12 @@ class SQLiteStore(EventStore):
         after: int = 0,
         limit: int | None = None,
     ) -> Iterator[StoredEvent]:
-        where, params = ["position > ?"], [after]
-        for column, value in (("network", network), ("author", author), ("kind", kind)):
+        where, params = ["position > ?"], list[Any]([after])
+        # By network: events_network or events_network_kind. By author alone: the
+        # chain index, with the kind only a filter ('+kind' keeps the planner off
+        # events_kind, which would walk every event of that kind in the log).
+        kind_column = "+kind" if network is None and author is not None else "kind"
+        for column, value in (("network", network), ("author", author), (kind_column, kind)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(str(value))

@@ -93,8 +93,13 @@ def read_export(path: Path) -> tuple[str, list[bytes]]:
     lines = rest.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    if len(lines) != header.get("events") or not rest.endswith(b"\n") and lines:
-        raise ExportFileError(f"{path} is truncated: {len(lines)} of {header.get('events')} events")
+    announced = header.get("events")
+    if type(announced) is not int or announced < 0:
+        raise ExportFileError(f"{path}: its header announces no event count")
+    if len(lines) > announced:
+        raise ExportFileError(f"{path} has {len(lines)} event lines but its header announces {announced}")
+    if len(lines) < announced or not rest.endswith(b"\n") and lines:
+        raise ExportFileError(f"{path} is truncated: {len(lines)} of {announced} events")
     if hashlib.sha256(rest).hexdigest() != header.get("sha256"):
         raise ExportFileError(f"{path} was altered: its checksum does not match")
     wires = []

@@ -47,6 +47,7 @@ class Type(IntEnum):
     GRAFT = 8
     PRUNE = 9
     VECTOR = 10
+    MORE = 11
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,15 @@ class Vector:
     heads: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
 
 
-Message = Have | Update | Ack | Delete | Suggest | Events | IHave | Graft | Prune | Vector
+@dataclass(frozen=True, slots=True)
+class More:
+    """The answer to the receiver's last `Vector` for `doc` was cut short (flow
+    control, see reconcile.py): send another vector once it is stored."""
+
+    doc: str
+
+
+Message = Have | Update | Ack | Delete | Suggest | Events | IHave | Graft | Prune | Vector | More
 
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
@@ -194,6 +203,8 @@ def encode_payload(msg: Message) -> tuple[Type, bytes]:
         return Type.HAVE, _ids(msg.docs)
     if isinstance(msg, Prune):
         return Type.PRUNE, _id(msg.doc)
+    if isinstance(msg, More):
+        return Type.MORE, _id(msg.doc)
     if isinstance(msg, Suggest):
         hint = msg.hint.encode()
         return Type.SUGGEST, _id(msg.doc) + _id(msg.peer) + _U16.pack(len(hint)) + hint
@@ -370,6 +381,8 @@ def _decode_one(kind: int, r: _Reader) -> Message:
         return Have(r.ids())
     if kind == Type.PRUNE:
         return Prune(r.hexid())
+    if kind == Type.MORE:
+        return More(r.hexid())
     if kind == Type.SUGGEST:
         doc, peer = r.hexid(), r.hexid()
         try:

@@ -33,7 +33,8 @@ Outputs, drained after every input:
   ever *reads* the log (``get/head/at/present/events``).
 
 Queries: ``holds(doc)``, ``held_documents()``, ``info(doc)``,
-``progress(doc)``; ``policy`` (outputs.Policy) decides which authors and
+``progress(doc)``, ``memory_report()`` / ``state_bytes()`` (what peers made
+the machine hold, in bytes; every part is bounded, see limits.py); ``policy`` (outputs.Policy) decides which authors and
 documents to replicate, ``set_policy`` swaps it.
 """
 
@@ -47,6 +48,7 @@ from dataclasses import dataclass, field
 
 from ..errors import BatchRolledBack, ChainGap, InvalidEvent, MissingDependency
 from ..eventlog import Action, AppendResult, Event, EventStore, Kind, Status
+from . import reconcile
 from .errors import (
     AbsurdValue,
     InvalidPeerEvent,
@@ -55,6 +57,7 @@ from .errors import (
     Unsolicited,
     WrongDocument,
 )
+from .limits import PeerBoundedBuffer, event_bytes, memory_report
 from .messages import (
     MAX_ITEMS,
     MESSAGE_OVERHEAD,
@@ -65,6 +68,7 @@ from .messages import (
     Have,
     IHave,
     Message,
+    More,
     Prune,
     Suggest,
     Update,
@@ -89,6 +93,10 @@ MAX_SERIAL = 2**62
 _NONE: frozenset[str] = frozenset()
 _LOW, _HIGH = "0" * 64, "f" * 64
 _NOT_BLAME = (MissingDependency, ChainGap, BatchRolledBack)
+
+
+def _deletes_document(ev: Event) -> bool:
+    return ev.kind is Kind.DELETION and ev.ref == ev.network
 
 
 @dataclass(slots=True)
@@ -154,7 +162,8 @@ class GossipNode:
         self.rng = rng
         self.config = config or GossipConfig()
         self.policy = policy or Policy()
-        self.codec = self.config.codec or EventCodec(signatures=store.signature_cache)
+        self.codec = self.config.codec or EventCodec(signatures=store.signature_cache,
+                                                      max_bytes=self.config.codec_cache_bytes)
         self.stats = GossipStats()
         self._docs: dict[str, DocumentProtocol] = {}
         self._connected: dict[str, str] = {}  # peer -> address hint
@@ -163,7 +172,15 @@ class GossipNode:
         self._app: deque[AppEvent] = deque()
         self._pending: dict[str, _Pending] = {}
         self._pending_heads: dict[tuple[str, str], int] = {}
-        self._orphans: dict[tuple[str, str, int], _Pending] = {}
+        # Out-of-order events, and purged events waiting for their deletion
+        # (a deleted document travels as its header beside its deletion, in
+        # any order): bounded in bytes per peer and in total (limits.py).
+        c = self.config
+        self._orphans: PeerBoundedBuffer[tuple[str, str, int], _Pending] = PeerBoundedBuffer(
+            c.orphan_peer_bytes, c.orphan_total_bytes, c.max_orphans)
+        self._deleting: Counter[str] = Counter()  # documents whose deletion is on its way to the log
+        self._reconciler = reconcile.Reconciler(self)
+        self._pending_from: Counter[str] = Counter()  # peer -> its events on their way to the log
         self._heads: dict[str, dict[str, int]] = {}
         self._digest: dict[str, int] = {}
         self._children: dict[str, set[str]] = {}
@@ -194,6 +211,11 @@ class GossipNode:
         self._connected.pop(peer, None)
         self._events_from.pop(peer, None)
         self._outbox.pop(peer, None)
+        # What the peer made us hold is of no use without it (and must not outlive a ban).
+        self._orphans.drop_peer(peer)
+        self._reconciler.drop_peer(peer)
+        self._unsolicited.pop(peer, None)
+        self._misbehaviour.pop(peer, None)
         for doc in list(self._docs.values()):
             if peer in doc.links or doc.via == peer:
                 doc.peer_lost(peer, now)
@@ -220,6 +242,7 @@ class GossipNode:
         self._finish(now)
 
     def handle_timer(self, now: float) -> None:
+        self._reconciler.handle_timer(now)
         for doc_id, deadline in list(self._timers.items()):
             if deadline <= now and doc_id in self._docs:
                 doc = self._docs[doc_id]
@@ -290,15 +313,23 @@ class GossipNode:
         for result, pending in outcomes:
             if pending is None:
                 continue
+            self._pending_from[pending.peer] -= 1
+            if self._pending_from[pending.peer] <= 0:
+                del self._pending_from[pending.peer]
             ev = pending.event
             key = (ev.author, ev.network)
             if self._pending_heads.get(key) == ev.seq:
                 del self._pending_heads[key]
+            if _deletes_document(ev):
+                self._deleting[ev.network] -= 1
+                if self._deleting[ev.network] <= 0:
+                    del self._deleting[ev.network]
             if result.status is Status.ACCEPTED:
                 self._new_event(ev, pending.peer, pending.hops, now, held)
             elif result.status is Status.REJECTED and not isinstance(result.error, _NOT_BLAME):
                 self._misbehaved(pending.peer, result.reason or "rejected event", pending.doc)
         self._store_orphans()
+        self._reconciler.ask_for_more(self._pending_from)
         self._finish(now)
 
     def set_policy(self, policy: Policy, now: float) -> None:
@@ -326,7 +357,9 @@ class GossipNode:
         return out
 
     def get_timer(self) -> float | None:
-        return min(self._timers.values(), default=None)
+        deadline = min(self._timers.values(), default=None)
+        deferred = self._reconciler.timer
+        return deferred if deferred is not None and (deadline is None or deferred < deadline) else deadline
 
     def next_event(self) -> AppEvent | None:
         return self._app.popleft() if self._app else None
@@ -345,6 +378,15 @@ class GossipNode:
 
     def held_documents(self) -> set[str]:
         return {d for d, p in self._docs.items() if p.active} | self._carried
+
+    def memory_report(self) -> dict[str, int]:
+        """Approximate bytes, by kind, of what peers made this machine hold (each
+        kind is bounded in bytes, see limits.py and `GossipConfig`)."""
+        return memory_report(self)
+
+    def state_bytes(self) -> int:
+        """The total of `memory_report`."""
+        return sum(memory_report(self).values())
 
     def protocol(self, doc: str) -> DocumentProtocol | None:
         return self._docs.get(doc)
@@ -511,7 +553,7 @@ class GossipNode:
         if proto.doc in self._pending:
             return
         ev = self.codec.decode(wire)  # checked in _check already
-        self._pending[ev.id] = _Pending(ev, proto.doc, peer, 1)
+        self._hold_pending(_Pending(ev, proto.doc, peer, 1))
         self.emit(StoreEvents((ev,)))
 
     def push(self, peer: str, proto: DocumentProtocol, items: list[tuple[Event, int]]) -> None:
@@ -576,6 +618,7 @@ class GossipNode:
                 size = 0
             chunks[-1].append((net, authors))
             size += entry
+        self._reconciler.asked(peer, proto.doc)
         for i, chunk in enumerate(chunks):
             lo = _LOW if i == 0 else chunk[0][0]
             hi = _HIGH if i == len(chunks) - 1 else f"{int(chunks[i + 1][0][0], 16) - 1:064x}"
@@ -670,7 +713,9 @@ class GossipNode:
         elif isinstance(msg, Prune):
             proto.on_prune(peer)
         elif isinstance(msg, Vector):
-            self._on_vector(peer, proto, msg)
+            self._reconciler.on_vector(peer, proto, msg, now)
+        elif isinstance(msg, More):
+            self._reconciler.on_more(peer, proto, self._pending_from)
         elif isinstance(msg, Suggest):
             proto.on_suggest(peer, msg, now)
 
@@ -723,6 +768,8 @@ class GossipNode:
         doc_heads = link.heads.get(doc)
         if doc_heads is None:
             doc_heads = link.heads[doc] = {}
+        # Documents this message deletes: their purged header (and edits) may go in with it.
+        deleted_here = {ev.network for _, ev in wanted if _deletes_document(ev)}
         for hops, ev in wanted:
             net = ev.network
             eid = ev.id
@@ -733,12 +780,18 @@ class GossipNode:
                 continue
             expected = self._expected(ev.author, net)
             pending = _Pending(ev, doc, peer, hops)
-            if ev.seq > expected:
-                gap = True
-                if len(self._orphans) < self.config.max_orphans:
-                    self._orphans[(ev.author, net, ev.seq)] = pending
+            waits = ev.purged and net not in deleted_here and not self._deletion_known(net)
+            if ev.seq > expected or waits:
+                # A gap, or a purged event whose deletion we do not hold yet (it
+                # comes later in its chain, maybe in a later frame): wait, blame nobody.
+                gap = gap or not waits
+                if not self._orphans.add((ev.author, net, ev.seq), pending, peer, event_bytes(ev)):
+                    self._misbehaved(peer, "orphan budget exceeded", doc)
+                    break
+                if not waits and (ev.author, net, expected) in self._orphans:
+                    to_store.extend(self._take_orphans(ev.author, net, expected))
                 continue
-            self._pending[eid] = pending
+            self._hold_pending(pending)
             to_store.append(ev)
             if ev.seq == expected:
                 self._pending_heads[(ev.author, net)] = ev.seq
@@ -757,15 +810,34 @@ class GossipNode:
         return seq + 1
 
     def _take_orphans(self, author: str, network: str, seq: int) -> list[Event]:
-        out = []
-        while (pending := self._orphans.pop((author, network, seq), None)) is not None:
+        """The buffered run of a chain from `seq` on, up to (not including) a purged
+        event whose deletion is neither held, on its way, nor further on in the run."""
+        run: list[_Pending] = []
+        while (pending := self._orphans.get((author, network, seq + len(run)))) is not None:
             if pending.event.id in self._pending:
                 break
-            self._pending[pending.event.id] = pending
+            run.append(pending)
+        if not self._deletion_known(network) and not any(_deletes_document(p.event) for p in run):
+            run = run[:next((i for i, p in enumerate(run) if p.event.purged), len(run))]
+        out = []
+        for pending in run:
+            self._orphans.pop((author, network, seq))
+            self._hold_pending(pending)
             self._pending_heads[(author, network)] = seq
             out.append(pending.event)
             seq += 1
         return out
+
+    def _hold_pending(self, pending: _Pending) -> None:
+        """`pending` goes to the log now (the caller emits it in a `StoreEvents`)."""
+        self._pending[pending.event.id] = pending
+        self._pending_from[pending.peer] += 1
+        if _deletes_document(pending.event):
+            self._deleting[pending.event.network] += 1
+
+    def _deletion_known(self, document: str) -> bool:
+        """True if the log holds a deletion of `document` or one is on its way there."""
+        return document in self._deleting or self.store.is_deleted(document)
 
     def _store_orphans(self) -> None:
         if not self._orphans:
@@ -776,35 +848,6 @@ class GossipNode:
                 ready.extend(self._take_orphans(author, network, seq))
         if ready:
             self.emit(StoreEvents(tuple(ready)))
-
-    def _on_vector(self, peer: str, proto: DocumentProtocol, msg: Vector) -> None:
-        # Only a node holding the document sends a vector, so one may arrive just
-        # before the update that says it holds it (a joiner's first): answer it.
-        link = proto.links.get(peer)
-        if link is None or not link.live or not proto.active:
-            return
-        theirs = {net: dict(authors) for net, authors in msg.heads}
-        networks = self.scope(proto) if (proto.subscribed and link.attrs and link.attrs.subscribed) \
-            else [proto.doc]
-        networks = [net for net in networks if msg.lo <= net <= msg.hi]
-        self._load_heads(networks)
-        missing: list[Event] = []
-        lacking: list[str] = []  # networks the peer holds nothing of: read whole, together
-        for net in networks:
-            have = theirs.get(net, {})
-            link.heads[net] = dict(have)
-            if not have:
-                lacking.append(net)
-                continue
-            for author, seq in self._heads_of(net).items():
-                if have.get(author, 0) < seq:
-                    missing.extend(self.store.chain_after(author, net, have.get(author, 0)))
-        missing.extend(self.store.events_in(lacking))
-        for net, have in theirs.items():
-            if net not in link.heads:
-                link.heads[net] = dict(have)
-        if missing:
-            self._send_events(peer, proto.doc, self._with_children(missing))
 
     def _with_children(self, events: list[Event]) -> list[list[tuple[int, bytes]]]:
         """Events to send, each child document in one group with the link naming

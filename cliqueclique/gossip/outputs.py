@@ -15,6 +15,10 @@ from ..eventlog import Event, SignatureCache, decode_wire
 from .messages import MAX_FRAME
 
 
+#: Default byte bound of a node's `EventCodec` cache (see there).
+CODEC_CACHE_BYTES = 32 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class StoreEvents:
     """Storage request: append these events (in this order) with `store.append_many`,
@@ -71,11 +75,12 @@ class PeerMisbehaved:
 
 @dataclass(frozen=True, slots=True)
 class PeerSuggested:
-    """A peer suggested connecting to `peer` for `doc`; `hint` is its address if known."""
+    """`source` suggested connecting to `peer` for `doc`; `hint` is its address if known."""
 
     peer: str
     doc: str
     hint: str
+    source: str = ""  # the suggesting peer: its suggestions are dropped should it be banned
 
 
 AppEvent = (StoreEvents | EventAccepted | CenterChanged | DocumentHeld | DocumentDropped
@@ -113,11 +118,14 @@ class EventCodec:
 
     Both are pure functions of the bytes, so the simulator shares one codec
     among all its nodes and each event is decoded and verified once per
-    process. A real node keeps its own (bounded).
+    process. A real node keeps its own, bounded in entries (`limit`) and in
+    bytes (`max_bytes`, `CODEC_CACHE_BYTES` by default): peers choose what gets
+    decoded, so 5,000 unsolicited 64 KiB events must not stay pinned. Past
+    either bound the cache starts over (it is only a cache).
     """
 
     def __init__(self, limit: int = 200_000, signatures: SignatureCache | None = None,
-                 verify: bool = True) -> None:
+                 verify: bool = True, max_bytes: int | None = None) -> None:
         self.signatures = signatures or SignatureCache()
         # A real node leaves signatures to its log, which checks them on every
         # core; a forged event then comes back rejected and its sender is blamed.
@@ -126,6 +134,17 @@ class EventCodec:
         self._children: dict[str, str] = {}
         self._wires: dict[str, bytes] = {}
         self._limit = limit
+        self.max_bytes = CODEC_CACHE_BYTES if max_bytes is None else max_bytes
+        self.bytes = 0  # what the cached wires and decoded events hold, approximately
+
+    def _make_room(self, size: int) -> None:
+        if len(self._decoded) >= self._limit or len(self._wires) >= self._limit \
+                or self.bytes + size > self.max_bytes:
+            self._decoded.clear()
+            self._wires.clear()
+            self._children.clear()
+            self.bytes = 0
+        self.bytes += size
 
     def decode(self, wire: bytes) -> Event:
         """Raises: InvalidEvent (a subclass) if the bytes are not a valid signed event."""
@@ -137,9 +156,8 @@ class EventCodec:
                     self.signatures.verify(hit)
             except InvalidEvent as e:
                 hit = e
-            if len(self._decoded) >= self._limit:
-                self._decoded.clear()
-                self._wires.clear()
+            # The wire is kept as the key, the event holds a copy of its parts.
+            self._make_room(2 * len(wire) + 300)
             self._decoded[wire] = hit
             if not isinstance(hit, Exception):
                 self._wires[hit.id] = wire
@@ -152,8 +170,7 @@ class EventCodec:
         wire = self._wires.get(event.id)
         if wire is None or (event.body is None) != (len(wire) == 66 + len(event.header)):
             wire = event.wire
-            if len(self._wires) >= self._limit:
-                self._wires.clear()
+            self._make_room(len(wire) + 150)
             self._wires[event.id] = wire
         return wire
 
@@ -161,8 +178,9 @@ class EventCodec:
         """The child id a link event names (cached: links are looked at on every hop)."""
         child = self._children.get(event.id)
         if child is None:
-            if len(self._children) >= self._limit:
+            if len(self._children) >= self._limit or self.bytes + 250 > self.max_bytes:
                 self._children.clear()
+            self._make_room(250)
             child = self._children[event.id] = str(event.content()["child"])
         return child
 
@@ -189,4 +207,19 @@ class GossipConfig:
     max_missing: int = 50_000  # announced-but-missing events chased per document
     unsolicited_limit: int = 64  # unsolicited messages tolerated per peer before reporting
     recent_limit: int = 4096  # per document, event ids remembered with who has them
+    # --- byte budgets for what peers make us hold (limits.py). Exceeding a
+    # per-peer share is the peer's misbehaviour (PeerMisbehaved: a ban); the
+    # total bound evicts the largest holder's entries first.
+    orphan_peer_bytes: int = 16 * 1024 * 1024  # buffered orphans one peer may make us hold
+    orphan_total_bytes: int = 64 * 1024 * 1024  # ... all peers together
+    # --- reconciliation answers (flow control): one `Vector` is answered with
+    # at most this many bytes of events, then a `More`; the requester asks
+    # again (a new vector) once it has stored them, so it paces what we read.
+    vector_answer_bytes: int = 4 * 1024 * 1024
+    vector_resend_after: float = 30.0  # an identical vector within this is a duplicate
+    vector_bytes_per_s: float = 8 * 1024 * 1024  # answer bytes per peer and second ...
+    vector_burst_bytes: float = 16 * 1024 * 1024  # ... and in a burst; beyond, requests wait
+    deferred_vector_bytes: int = 2 * 1024 * 1024  # waiting requests kept per peer (older dropped)
+    deferred_vector_total_bytes: int = 32 * 1024 * 1024  # ... and for all peers together
+    codec_cache_bytes: int = CODEC_CACHE_BYTES  # decoded-event cache of a node's own codec
     codec: EventCodec | None = None  # share one in simulations

@@ -81,7 +81,12 @@ buffer while a `Vector` asks the sender for the gap.
 
 Reconciliation. When a link comes up (first update from a peer that holds
 the document), both sides send a `Vector` of per-(network, author) chain
-heads; each sends back exactly the events the other lacks, in chain order.
+heads; each sends back the events the other lacks, in chain order, at most
+`vector_answer_bytes` per vector followed by `More` when that was not all:
+the requester sends its next vector once it has stored the chunk, so the
+answer goes as fast as the requester reads (reconcile.py; an identical vector
+while its answer is on the way is ignored, and answering one peer is bounded
+by a byte budget per second).
 The digests in `Attrs` are refreshed once a document has been quiet for
 `settle_delay`; a link whose digest differs from ours triggers another vector
 exchange (with backoff, at most `reconcile_attempts` times), which makes
@@ -94,8 +99,11 @@ failure drops the frame and becomes `PeerMisbehaved`. Events the log later
 rejects (forged chains, equivocations, unauthorised edits) are blamed on the
 peer that sent them; subscription events are never accepted from peers.
 Unsolicited input is counted and reported every `unsolicited_limit` messages,
-and everything a peer can make us remember is bounded (orphans, announced
-ids, recent ids).
+and everything a peer can make us remember is bounded, in bytes where the
+items are peer-sized (limits.py: orphans per peer and in total, deferred
+vectors, the codec cache; counts for announced and recent ids). A purged
+event (a deleted document travels as its header) whose deletion we do not
+hold yet waits among the orphans for it instead of being refused and blamed.
 """
 
 from __future__ import annotations
@@ -111,7 +119,8 @@ from . import election
 from .backoff import retry_delay
 from .errors import LocalProtocolError
 from .messages import Ack, Attrs, Delete, Graft, IHave, Prune, Suggest, Update
-from .outputs import CenterChanged, DocumentDropped, PeerSuggested
+from .outputs import CenterChanged, DocumentDropped, PeerMisbehaved, PeerSuggested
+from .suggestions import SUGGESTION_INTERVAL, SUGGESTIONS_PER_LINK, SuggestionBudget
 
 if TYPE_CHECKING:
     from .node import GossipNode
@@ -271,6 +280,7 @@ class DocumentProtocol:
         self.recent: OrderedDict[str, set[str]] = OrderedDict()  # event id -> peers that hold it
         self.first_source: dict[str, str] = {}  # event id -> the peer it first came from
         self.suggested: set[tuple[str, str]] = set()
+        self.suggestion_budgets: dict[str, SuggestionBudget] = {}  # per link peer (see on_suggest)
         self.dirty = True  # metadata inputs since the last flush: election etc. must rerun
         self.need_peers = False  # a link went away: offer the document to other connected peers
         self.offer_at: float | None = None  # when to offer it again while it has few links
@@ -428,13 +438,25 @@ class DocumentProtocol:
             self.host.emit(DocumentDropped(self.doc, "join peer lost"))
 
     def on_suggest(self, peer: str, msg: Suggest, now: float) -> None:
+        """Act on a suggestion from a live link, within its budget (`suggestions.py`)."""
+        link = self.links.get(peer)
+        if link is None or not link.live or msg.peer == peer:
+            return  # it cannot know who holds the document with us: ignored, at no cost
+        if len(self.suggestion_budgets) > 2 * max(len(self.links), self.cfg.max_peers):  # links gone
+            self.suggestion_budgets = {p: b for p, b in self.suggestion_budgets.items() if p in self.links}
+        spent = self.suggestion_budgets.setdefault(peer, SuggestionBudget()).spend(now)
+        if spent > SUGGESTIONS_PER_LINK:
+            if spent == SUGGESTIONS_PER_LINK + 1:  # once per interval: the driver bans it
+                self.host.emit(PeerMisbehaved(peer, f"more than {SUGGESTIONS_PER_LINK} suggestions for "
+                                              f"{self.doc[:16]} in {SUGGESTION_INTERVAL:g}s", self.doc, 1))
+            return
         other = msg.peer
         if not self.active or other == self.me or other in self.links or not self.room():
             return
         if self.host.is_connected(other):
             self.add_link(other)
         else:
-            self.host.emit(PeerSuggested(other, self.doc, msg.hint))
+            self.host.emit(PeerSuggested(other, self.doc, msg.hint, peer))
 
     # --- push inputs ----------------------------------------------------------------------
 

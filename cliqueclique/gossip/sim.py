@@ -79,7 +79,8 @@ class SimNetwork:
         self.default_latency = default_latency
         self.auto_connect = auto_connect
         self.signatures = SignatureCache()
-        self.codec = EventCodec(limit=10_000_000, signatures=self.signatures)
+        self.codec = EventCodec(limit=10_000_000, signatures=self.signatures,
+                                max_bytes=2**40)  # shared by every node: a simulator's cache
         self._config = config or GossipConfig
         self.keep_app_events = keep_app_events
         self.now = 0.0

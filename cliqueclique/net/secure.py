@@ -31,10 +31,25 @@ from .errors import (
 )
 from .framing import MAX_PAYLOAD, FrameDecoder, FrameOpener, FrameSealer, encode_frame, max_body
 from .handshake import MAX_MESSAGE, HandshakeResult, Initiator, Responder
+from .loglimit import LimitedLog
 
 HANDSHAKE_TIMEOUT = 30.0  # I2P round trips can take seconds; a TCP handshake takes milliseconds
 RECEIVE_SIZE = 64 * 1024
 log = logging.getLogger(__name__)
+#: failed handshakes are logged a few per source and per minute (anyone can cause them)
+handshake_failures = LimitedLog(log, "refused handshakes")
+
+
+def _source(stream: trio.abc.Stream, who: str) -> str:
+    """Where a stream comes from, for rate-limiting: an I2P destination, a TCP host."""
+    peer = getattr(stream, "peer", None)
+    if peer is not None:
+        return str(peer)[:60]
+    socket = getattr(stream, "socket", None)
+    try:
+        return str(socket.getpeername()[0]) if socket is not None else who
+    except OSError:
+        return who
 
 
 async def _read_frame(stream: trio.abc.Stream, decoder: FrameDecoder) -> bytes:
@@ -70,6 +85,7 @@ class SecureChannel(trio.abc.Channel[bytes]):
         decoder.max_body = max_body(max_payload)
         self._send_lock = trio.Lock()
         self._closed = False
+        self.failure: FramingError | None = None  # the peer's bad frame that closed the link
 
     async def send(self, value: bytes) -> None:
         """Seal `value` into one frame and send it.
@@ -105,6 +121,9 @@ class SecureChannel(trio.abc.Channel[bytes]):
         try:
             return self._opener.open(await _read_frame(self.stream, self._decoder))
         except FramingError as e:
+            # Kept before closing: the close may cancel the reader (a sender
+            # sees the closed stream first), and the owner must still learn why.
+            self.failure = e
             await self._abort(f"{type(e).__name__}: {e}")
             raise
 
@@ -147,7 +166,10 @@ async def _guarded(
             raise HandshakeClosed("connection broke during the handshake") from None
     except BaseException as e:
         if isinstance(e, HandshakeError):
-            log.warning("handshake with %s failed: %s: %s", who, type(e).__name__, e)
+            source = _source(stream, who)
+            where = "" if source == who else f" from {source}"
+            handshake_failures.warning(source, "handshake with %s failed: %s: %s%s",
+                                       who, type(e).__name__, e, where)
         await trio.aclose_forcefully(stream)
         raise
 

@@ -11,7 +11,8 @@ One `Node` owns a nursery with:
 - listeners (TCP, and I2P when a SAM bridge answers) and one task per peer
   link, each with a token-bucket budget: a peer that floods or misbehaves is
   cut off and banned with exponential back-off, the others are unaffected;
-- a dialer that keeps known peers connected (back-off on failures) and acts
+- a dialer (`dialing.py`) that keeps known peers connected (back-off per peer
+  and per address; suggested peers dialled once, from memory) and acts
   on joins requested by the CLI, a poller that publishes events other
   processes (the CLI) appended to the log, and a status publisher (progress,
   peers, and what became of each join: see `joins.py`).
@@ -27,6 +28,7 @@ import math
 import os
 import random
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from ..errors import CliqueError, NodeError
+from ..errors import NodeError
 from ..eventlog import Action, Author, Event, SQLiteStore
 from ..gossip.errors import LocalProtocolError
 from ..gossip.node import GossipNode
@@ -58,12 +60,14 @@ from ..net import (
     Transports,
     parse_address,
     secure_accept,
-    secure_connect,
 )
+from ..net.errors import TruncatedFrame
 from ..nodestate import NodeState
 from ..views import flags, thread
 from .budget import BudgetConfig, PeerBudget, ban_duration
+from .dialing import _LINK_ERRORS, Dialing
 from .follow import follow_threads
+from .health import WriteHealth
 from .i2p import start_i2p
 from .joins import JoinWatch
 from .lock import run_lock
@@ -74,10 +78,9 @@ T = TypeVar("T")
 LINK_QUEUE_BYTES = 256 * 1024 * 1024  # queued for one peer before it counts as stuck
 WRITER_BACKLOG = 5_000  # events waiting for the writer before we stop reading peers
 CODEC_CACHE = 5_000  # decoded events the gossip machine keeps (bounds memory)
-MAX_DIAL_BACKOFF = 60.0
+#: peers whose offence count we remember for escalating bans (the oldest go)
+MAX_OFFENDERS = 10_000
 ALL = "*"  # watch key for every event
-#: What a peer or the network can make a link fail with (expected, logged, not fatal).
-_LINK_ERRORS = (CliqueError, OSError, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 @dataclass
@@ -104,11 +107,13 @@ class _Link:
     address: str
     outbox: trio.MemorySendChannel[bytes]
     budget: PeerBudget
+    stored: bool = False  # it has a row in the peer table
+    kept: bool = False  # ... kept for good (added on purpose, or it shared a document)
     queued_bytes: int = 0
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
 
-class Node:
+class Node(Dialing):
     """A local node, running. Create with `Node.open(...)` (an async context manager)."""
 
     def __init__(self, local: LocalNode, options: NodeOptions) -> None:
@@ -118,7 +123,8 @@ class Node:
         self.key = local.key()
         self.store = local.open_store()  # the writer's connection (views attached)
         self.reader = local.open_store()  # the event loop's connection: reads only
-        self.state = NodeState(local.log_path)
+        self.health = WriteHealth()  # a full disk: one line, writes refused, reads served
+        self.state = NodeState(local.log_path, on_write=self._written)
         self.writer = LogWriter(self.store)
         config = options.gossip or GossipConfig(codec=EventCodec(limit=CODEC_CACHE, verify=False))
         self.gossip = GossipNode(self.id, self.reader, random.Random(os.urandom(16)), config)
@@ -127,7 +133,11 @@ class Node:
         self.links: dict[str, _Link] = {}
         self._dialing: set[str] = set()
         self._next_dial: dict[str, float] = {}
-        self._offences: dict[str, int] = {}
+        self._offences: OrderedDict[str, int] = OrderedDict()
+        #: suggested peer -> (address, suggesting peer): dialled once, not stored unless reached
+        self._suggested: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        #: address -> (next dial allowed at, failures in a row): many peer ids may share one
+        self._address_backoff: OrderedDict[str, tuple[float, int]] = OrderedDict()
         self._watchers: dict[str, set[trio.MemorySendChannel[Event]]] = {}
         self._inputs_send, self._inputs = trio.open_memory_channel[Callable[[float], None]](math.inf)
         self._nursery: trio.Nursery | None = None
@@ -232,6 +242,7 @@ class Node:
     async def connect(self, address: str, peer: str) -> None:
         """Remember a peer and dial it now (and whenever it is lost)."""
         self.state.add_peer(peer, [str(parse_address(address))])
+        self._address_backoff.pop(str(parse_address(address)), None)  # on purpose: try now
         self._next_dial.pop(peer, None)
         self._start_dial(peer)
 
@@ -246,8 +257,12 @@ class Node:
             raise NodeError("that invite is this node's own")
         self.state.add_peer(invite.peer, [str(a) for a in invite.addresses])
         requested = self.state.request_join(invite.document, invite.peer)
+        if requested is None:
+            raise NodeError(f"cannot record the join: {self.health.failing or 'the node state is not writable'}")
         self._joins[invite.document] = JoinWatch(invite.document, invite.peer, requested)
         await self.mark(invite.document, Action.SUBSCRIBE)
+        for address in invite.addresses:
+            self._address_backoff.pop(str(address), None)  # on purpose: try now
         self._next_dial.pop(invite.peer, None)
         self._start_dial(invite.peer)
 
@@ -325,15 +340,13 @@ class Node:
                 link.scope.cancel()
         for event in self.gossip.events():
             if isinstance(event, StoreEvents):
-                self.writer.submit(event.events, self._stored)
+                self.writer.submit(event.events, self._stored, on_failure=self._store_failed)
             elif isinstance(event, EventAccepted):
                 self._notify(event.doc, event.event)
             elif isinstance(event, PeerMisbehaved):
                 self._punish(event.peer, event.reason)
             elif isinstance(event, PeerSuggested):
-                if event.hint:
-                    self.state.add_peer(event.peer, [event.hint])
-                self._start_dial(event.peer)
+                self._suggestion(event)
             elif isinstance(event, DocumentDropped):
                 self._join_dropped(event)
             else:
@@ -363,10 +376,20 @@ class Node:
         elif event.reason == "join peer lost":  # ask again once it is back
             self.state.request_join(event.doc, watch.peer)
 
+    def _written(self, what: str, error: Exception | None) -> None:
+        if error is None:
+            self.health.ok()
+        else:
+            self.health.failed(what, error)
+
+    def _store_failed(self, error: BaseException) -> None:
+        self.health.failed("storing peers' events (retried)", error)
+
     def _stored(self, job: Any) -> None:
-        if job.error is not None:
-            log.error("could not store %d events: %s", len(job.events), job.error)
+        if job.error is not None:  # nothing of the batch was kept: peers send it again later
+            self.health.failed(f"storing {len(job.events)} events", job.error)
             return
+        self.health.ok()
         self._input(lambda now: self.gossip.events_stored(job.results, now))
 
     def _local_events(self, events: Iterable[Event]) -> None:
@@ -396,20 +419,22 @@ class Node:
         address = str(stream.peer) if isinstance(stream, SamStream) else ""
         await self._run_link(channel, address=address)
 
-    async def _run_link(self, channel: SecureChannel, address: str) -> None:
+    async def _run_link(self, channel: SecureChannel, address: str, *, dialled: bool = False) -> None:
         peer = channel.peer_id
         known = self.state.peer(peer)
         if peer == self.id or peer in self.links or (known and known.banned(time.time())):
             await trio.aclose_forcefully(channel.stream)
             return
         outbox, queued = trio.open_memory_channel[bytes](math.inf)
-        link = _Link(peer, channel, address, outbox, PeerBudget(self.options.budget))
+        link = _Link(peer, channel, address, outbox, PeerBudget(self.options.budget),
+                     stored=known is not None, kept=known is not None and known.kept)
         self.links[peer] = link
-        if address:
-            self.state.add_peer(peer, [address])
-        elif known is None:
-            self.state.add_peer(peer, [])
-        self.state.update_peer(peer, state="connected", failures=0, last_seen=time.time())
+        # A peer that dialled us and never met us stays in memory only, until it
+        # shares a document (`_keep_sharing`): fresh keys must not grow the table.
+        if link.stored or dialled:
+            self.state.add_peer(peer, [address] if address else [], kept=False)
+            self.state.update_peer(peer, state="connected", failures=0, last_seen=time.time())
+            link.stored = True
         self._input(lambda now: self.gossip.peer_connected(peer, now, address))
         log.info("link up: %s %s", peer[:16], address[:60])
         try:
@@ -420,13 +445,39 @@ class Node:
         except Exception:  # a bug must cost one link, never the node
             log.exception("link to %s failed", peer[:16])
         finally:
+            self._punish_bad_frame(link)
+            self._keep_sharing([link])  # before the gossip machine forgets its links
             del self.links[peer]
             self._input(lambda now: self.gossip.peer_lost(peer, now))
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(channel.stream)
-            current = self.state.peer(peer)
-            if current is not None and not current.banned(time.time()):
-                self.state.update_peer(peer, state="known", last_seen=time.time())
+            if link.stored:
+                current = self.state.peer(peer)
+                if current is not None and not current.banned(time.time()):
+                    self.state.update_peer(peer, state="known", last_seen=time.time())
+
+    def _punish_bad_frame(self, link: _Link) -> None:
+        """An oversized, malformed, replayed or forged frame after a valid handshake
+        is misbehaviour; a frame cut short by a broken connection is not."""
+        failure = link.channel.failure
+        if failure is not None and not isinstance(failure, TruncatedFrame):
+            self._punish(link.peer, f"bad frame: {type(failure).__name__}: {failure}")
+
+    def _keep_sharing(self, links: Iterable[_Link]) -> None:
+        """Keep for good the peers of `links` that share a document with us."""
+        waiting = [link for link in links if not link.kept]
+        if not waiting:
+            return
+        sharing: set[str] = set()
+        for doc in self.gossip.held_documents():
+            proto = self.gossip.protocol(doc)
+            if proto is not None:
+                sharing.update(proto.links)
+        for link in waiting:
+            if link.peer in sharing:
+                self.state.keep_peer(link.peer, [link.address] if link.address else [])
+                self.state.update_peer(link.peer, state="connected", failures=0, last_seen=time.time())
+                link.stored = link.kept = True
 
     async def _receive_loop(self, link: _Link) -> None:
         try:
@@ -438,7 +489,7 @@ class Node:
                 # Backpressure: stop reading (TCP pushes back on the peer) while
                 # the log writer is behind, so memory stays bounded.
                 await self.writer.wait_for_room(WRITER_BACKLOG)
-        except (*_LINK_ERRORS, trio.EndOfChannel) as e:
+        except (*_LINK_ERRORS, trio.EndOfChannel) as e:  # a bad frame: see `_punish_bad_frame`
             log.info("link to %s closed: %s", link.peer[:16], e or type(e).__name__)
         finally:
             link.scope.cancel()
@@ -460,66 +511,21 @@ class Node:
     def _punish(self, peer: str, reason: str, manual: bool = False) -> None:
         """Cut `peer` off and ban it; each offence doubles the ban."""
         self._offences[peer] = self._offences.get(peer, 0) + 1
+        self._offences.move_to_end(peer)
+        while len(self._offences) > MAX_OFFENDERS:
+            self._offences.popitem(last=False)
         seconds = 10 * 365 * 86400.0 if manual else ban_duration(self._offences[peer], self.options.budget)
         log.warning("banning %s for %.0fs: %s", peer[:16], seconds, reason)
         if self.state.peer(peer) is None:
-            self.state.add_peer(peer, [])
+            self.state.add_peer(peer, [], kept=manual)  # a ban by the protocol is capped with the rest
         self.state.update_peer(peer, state="banned", banned_until=time.time() + seconds, ban_reason=reason)
+        for suggested, (_, source) in list(self._suggested.items()):
+            if source == peer:  # what it suggested goes with it
+                del self._suggested[suggested]
         link = self.links.get(peer)
         if link is not None:
+            link.stored = True
             link.scope.cancel()
-
-    # ================================================================ dialing
-
-    def _start_dial(self, peer: str) -> None:
-        if self._nursery is not None and peer not in self.links and peer not in self._dialing:
-            self._dialing.add(peer)
-            self._nursery.start_soon(self._dial, peer)
-
-    async def _dial(self, peer: str) -> None:
-        try:
-            known = self.state.peer(peer)
-            if known is None or known.banned(time.time()):
-                return
-            for text in known.addresses:
-                try:
-                    address = parse_address(text)
-                    stream = await self.transports.connect(address)
-                    channel = await secure_connect(stream, self.key, peer)
-                except _LINK_ERRORS as e:
-                    log.info("cannot reach %s at %s: %s", peer[:16], text, e)
-                    self._dial_errors[peer] = str(e) if text in str(e) else f"{text}: {e}"
-                    continue
-                self._dial_errors.pop(peer, None)
-                self._dialing.discard(peer)
-                await self._run_link(channel, text)
-                return
-            failures = known.failures + 1
-            self.state.update_peer(peer, failures=failures)
-            self._next_dial[peer] = trio.current_time() + min(MAX_DIAL_BACKOFF, 0.5 * 2**failures)
-        finally:
-            self._dialing.discard(peer)
-
-    async def _dial_loop(self) -> None:
-        while True:
-            now = trio.current_time()
-            for document, peer, requested in self.state.pending_joins():
-                watch = self._joins.get(document)
-                if watch is None or watch.requested < requested:  # asked by the CLI
-                    self._joins[document] = JoinWatch(document, peer, requested)
-                if peer in self.links:
-                    self._input(lambda t, d=document, p=peer: self.gossip.join(d, p, t))
-                    self.state.finish_join(document, peer)
-                elif peer not in self._dialing and self._next_dial.get(peer, 0.0) > now:
-                    self._next_dial.pop(peer, None)  # a join is waiting: try now, not after back-off
-            wall = time.time()
-            for known in self.state.peers():
-                link = self.links.get(known.id)
-                if link is not None and known.banned(wall):  # banned by hand (`peer ban`)
-                    link.scope.cancel()
-                elif link is None and self._next_dial.get(known.id, 0.0) <= now:
-                    self._start_dial(known.id)
-            await trio.sleep(self.options.dial_interval)
 
     # ================================================================ other processes
 
@@ -539,9 +545,10 @@ class Node:
     async def _status_loop(self) -> None:
         """Publish a snapshot every interval, written from a thread with its own
         connection: the write may wait for the log writer's lock, the loop must not."""
-        state = NodeState(self.local.log_path)
+        state = NodeState(self.local.log_path, on_write=self._written)
         try:
             while True:
+                self._keep_sharing(list(self.links.values()))
                 snapshot = self._snapshot()
                 await trio.to_thread.run_sync(self._write_status, state, snapshot)
                 await trio.sleep(self.options.status_interval)

@@ -16,10 +16,13 @@ from typing import Any
 
 import trio
 
-from ..errors import NodeError
+from ..errors import NodeError, StoreError
 from ..eventlog import AppendResult, Event, SQLiteStore
 
 MAX_BATCH_EVENTS = 20_000  # bound one transaction (and the memory it holds)
+#: seconds before a failed append of peers' events (a full disk) is tried again; the
+#: events stay queued meanwhile, so `wait_for_room` keeps slowing the peers down
+RETRY_DELAY = 1.0
 
 
 @dataclass(eq=False)
@@ -27,6 +30,7 @@ class _Job:
     events: Sequence[Event | bytes] = ()
     call: Callable[[SQLiteStore], Any] | None = None
     on_done: Callable[[_Job], None] | None = None
+    on_failure: Callable[[BaseException], None] | None = None  # given: retried, not failed
     results: list[AppendResult] = field(default_factory=list)
     value: Any = None
     error: BaseException | None = None
@@ -44,11 +48,14 @@ class LogWriter:
         #: (touched only in the writer thread, so no race with other processes' appends)
         self._own: set[int] = set()
         self._seen_position = store.last_position()
+        self._retries: trio.Nursery | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         try:
-            await self._serve()
+            async with trio.open_nursery() as nursery:
+                self._retries = nursery
+                await self._serve()
         finally:
             self._fail_queued()
 
@@ -80,6 +87,13 @@ class LogWriter:
             self._drained.set()
             self._drained = trio.Event()
             for job in jobs:
+                if isinstance(job.error, StoreError) and job.on_failure is not None:
+                    assert self._retries is not None
+                    job.on_failure(job.error)
+                    job.error = None
+                    self.backlog += len(job.events)  # still queued: peers keep being slowed down
+                    self._retries.start_soon(self._retry, job)
+                    continue
                 job.done.set()
                 if job.on_done is not None:
                     job.on_done(job)
@@ -115,10 +129,22 @@ class LogWriter:
             job.results = results[offset : offset + len(job.events)]
             offset += len(job.events)
 
-    def submit(self, events: Sequence[Event | bytes], on_done: Callable[[_Job], None]) -> None:
-        """Queue an append without waiting; `on_done(job)` runs in the event loop."""
+    async def _retry(self, job: _Job) -> None:
+        await trio.sleep(RETRY_DELAY)
         try:
-            self._send.send_nowait(_Job(events=list(events), on_done=on_done))
+            self._send.send_nowait(job)
+        except trio.ClosedResourceError:
+            pass  # stopping: the peer will send these again next time
+
+    def submit(self, events: Sequence[Event | bytes], on_done: Callable[[_Job], None],
+               on_failure: Callable[[BaseException], None] | None = None) -> None:
+        """Queue an append without waiting; `on_done(job)` runs in the event loop.
+
+        `on_failure(error)`: given, a failed append (a full disk) is reported
+        there and retried every `RETRY_DELAY` seconds instead of failing.
+        """
+        try:
+            self._send.send_nowait(_Job(events=list(events), on_done=on_done, on_failure=on_failure))
             self.backlog += len(events)
         except trio.ClosedResourceError:
             pass  # stopping: the peer will send these again next time

@@ -15,7 +15,7 @@ from ..eventlog import Action, Author, SQLiteStore
 from ..eventlog.codec import is_hex_id
 from ..invite import parse_invite
 from ..net import parse_address
-from ..views import BatchSigner, Change, add_entry, edit_document, reactions, retract
+from ..views import BatchSigner, Change, add_entries, add_entry, edit_document, reactions, retract
 from ..views import create_directory as new_directory
 from ..views import mark as mark_document
 from ..views import react as react_to
@@ -188,6 +188,7 @@ async def add_to_directory(request: Request) -> Response:
     body = field_text(form, "body", required=False)
 
     def run(author: Author, store: SQLiteStore) -> str:
+        add_entries(web.node.key, store, directory, ())  # refuses a non-directory before any write
         document = author.document(subject, body)
         add_entry(web.node.key, store, directory, document.id)
         return document.id

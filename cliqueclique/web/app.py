@@ -8,10 +8,11 @@ the event loop, its only owner, before that.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from jinja2 import Environment
@@ -19,8 +20,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from ..errors import CliqueError, UnknownEvent
 from ..eventlog import SQLiteStore
@@ -135,6 +135,38 @@ async def error_page(request: Request, exc: Exception) -> Response:
     return await web_of(request).render(request, "error.html", status=status, message=message)
 
 
+class StaticAssets:
+    """The UI's few small static files, read once and served from memory.
+
+    Not Starlette's StaticFiles: its FileResponse listens for the client's
+    disconnect while it sends, and under hypercorn's trio worker that listener
+    cancels the send that is closing (or recycling) the connection, so a
+    connection that fetched a static file was never closed (issue 16, defect 6).
+    A plain `Response` has no such listener.
+    """
+
+    TYPES: ClassVar[dict[str, str]] = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+             ".svg": "image/svg+xml"}
+
+    def __init__(self, directory: Path) -> None:
+        self.files: dict[str, tuple[bytes, str, str]] = {}
+        for path in sorted(directory.iterdir()):
+            if path.is_file() and path.suffix in self.TYPES:
+                body = path.read_bytes()
+                etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+                self.files[path.name] = (body, self.TYPES[path.suffix], etag)
+
+    async def respond(self, request: Request) -> Response:
+        found = self.files.get(str(request.path_params["name"]))
+        if found is None:
+            raise PageNotFound(f"nothing at {request.url.path}")
+        body, media_type, etag = found
+        headers = {"etag": etag, "cache-control": "no-cache"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=media_type, headers=headers)
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     return await error_page(request, PageNotFound(f"nothing at {request.url.path}"))
 
@@ -166,7 +198,7 @@ def build_app(web: Web) -> Starlette:
         Route("/peers/{peer}/unban", actions.unban, methods=["POST"]),
         Route("/sync", pages.sync), Route("/nodes", pages.nodes),
         Route("/live", live.LiveEvents(web), methods=["GET"]),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/static/{name}", StaticAssets(STATIC).respond, methods=["GET", "HEAD"]),
     ]
     app = Starlette(routes=routes, exception_handlers={CliqueError: error_page, 404: not_found})
     app.state.web = web

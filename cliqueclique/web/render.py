@@ -71,18 +71,31 @@ def color(node_id: str | None) -> str:
     return f"hsl({hue}, 55%, 48%)"
 
 
+def _utc(ms: int) -> datetime | None:
+    """The time `ms` names, or None if it is outside the calendar datetime can
+    show (years 1-9999): a peer signs any integer, and older logs may hold one
+    the log no longer accepts."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def when(ms: int | None, now: float | None = None) -> str:
-    """A timestamp as people say it: 'just now', '5 min ago', '3 Mar 2025'."""
+    """A timestamp as people say it: 'just now', '5 min ago', '3 Mar 2025'.
+    A time more than a day ahead (a wrong clock) shows as its date."""
     if ms is None:
         return ""
+    stamp = _utc(ms)
+    if stamp is None:
+        return "(time out of range)"
     seconds = (now if now is not None else time.time()) - ms / 1000
-    if seconds < 45:
+    if -86400 < seconds < 45:
         return "just now"
-    if seconds < 3600:
+    if 0 < seconds < 3600:
         return f"{max(1, round(seconds / 60))} min ago"
-    if seconds < 86400:
+    if 0 < seconds < 86400:
         return f"{round(seconds / 3600)} h ago"
-    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return f"{stamp.day} {stamp:%b %Y}"
 
 
@@ -90,7 +103,8 @@ def iso(ms: int | None) -> str:
     """A timestamp for `<time datetime=...>` and tooltips."""
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stamp = _utc(ms)
+    return f"time out of range: {ms}" if stamp is None else stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def environment() -> Environment:

@@ -15,6 +15,7 @@ from cliqueclique.errors import (
     InvalidEvent,
     InvalidSignature,
     MalformedEvent,
+    TimestampOutOfRange,
     UnknownKind,
     UnsupportedVersion,
 )
@@ -44,7 +45,7 @@ def header_of(wire: bytes) -> dict[str, object]:
     return json.loads(decode_wire(wire).header)
 
 
-@given(subject=subjects, text=texts, ts=st.integers(0, 2**53))
+@given(subject=subjects, text=texts, ts=st.integers(0, codec.MAX_TIMESTAMP))
 def test_round_trip_keeps_bytes_and_fields(subject: str, text: str, ts: int) -> None:
     wire = document(subject, text, ts)
     event = decode_wire(wire)
@@ -239,3 +240,28 @@ def test_fast_body_path_agrees_with_general_parser(
               "network": None if kind == "document" else parent, "prev": None, "seq": 1, "size": len(raw),
               "ts": 0, "v": 1}
     _agree(resign(header, raw))
+
+
+# --- timestamps: informational, but within the calendar (issue 16) ----------------
+
+
+@pytest.mark.parametrize("ts", [10**17, codec.MAX_TIMESTAMP + 1, 2**63 - 1])
+def test_timestamp_beyond_year_9999_is_refused(ts: int) -> None:
+    """A signed event dated in the year 3 million used to be accepted and relayed,
+    then crashed every page that showed it."""
+    with pytest.raises(TimestampOutOfRange, match="ts must be an integer from 0 to 253402300799999") as caught:
+        decode_wire(document(ts=ts))
+    assert isinstance(caught.value, MalformedEvent)
+
+
+def test_last_millisecond_of_year_9999_is_accepted() -> None:
+    assert decode_wire(document(ts=codec.MAX_TIMESTAMP)).timestamp == 253402300799999
+
+
+@settings(max_examples=200)
+@given(ts=st.integers(0, 2**64) | st.integers(codec.MAX_TIMESTAMP - 2, codec.MAX_TIMESTAMP + 2)
+       | st.sampled_from([10**17, 10**18 - 1, 10**18]))
+def test_fast_and_general_paths_agree_on_the_timestamp_range(ts: int) -> None:
+    header = json.loads(decode_wire(document()).header)
+    body = decode_wire(document()).body or b""
+    _agree(resign({**header, "ts": ts}, body))

@@ -20,7 +20,7 @@ from cliqueclique.eventlog import (
     Status,
     decode_wire,
 )
-from cliqueclique.eventlog.codec import MAX_INTEGER, canonical_json, digest, encode_wire
+from cliqueclique.eventlog.codec import MAX_INTEGER, MAX_TIMESTAMP, canonical_json, digest, encode_wire
 from cliqueclique.eventlog.writer import BatchSigner
 
 from ..conftest import make_key
@@ -105,7 +105,7 @@ def test_integers_sqlite_cannot_store_are_refused(field: str) -> None:
     extra = {"prev": "ee" * 32} if field == "seq" else {}
     with pytest.raises(MalformedEvent, match="integer"):
         decode_wire(signed("reaction", raw, **{field: MAX_INTEGER + 1}, **extra))
-    assert decode_wire(signed("reaction", raw, ts=MAX_INTEGER)).timestamp == MAX_INTEGER
+    assert decode_wire(signed("reaction", raw, ts=MAX_TIMESTAMP)).timestamp == MAX_TIMESTAMP  # the latest time allowed
 
 
 # --- who may append them: the same rules on both logs ---------------------------------------------

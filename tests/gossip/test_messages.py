@@ -15,6 +15,7 @@ from cliqueclique.gossip.messages import (
     Have,
     IHave,
     Message,
+    More,
     Prune,
     Suggest,
     Update,
@@ -48,6 +49,7 @@ messages = st.one_of(
     st.builds(IHave, ids, st.lists(ids, max_size=5).map(tuple)),
     st.builds(Graft, ids, st.lists(ids, max_size=5).map(tuple)),
     st.builds(Prune, ids),
+    st.builds(More, ids),
     st.builds(Vector, ids, ids, ids, st.lists(st.tuples(
         ids, st.lists(st.tuples(ids, st.integers(0, 2**32 - 1)), max_size=3).map(tuple)),
         max_size=3).map(tuple)),

@@ -56,6 +56,7 @@ class Serve:
         self.addresses: list[str] = []
         self.web_url: str | None = None  # with --web: where its web UI answers
         self.stderr: list[str] = []
+        self._stderr_grew = threading.Condition()
         self._threads = [threading.Thread(target=self._read, daemon=True),
                          threading.Thread(target=self._drain_stderr, daemon=True)]
         for thread in self._threads:
@@ -75,7 +76,25 @@ class Serve:
     def _drain_stderr(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
-            self.stderr.append(line)
+            with self._stderr_grew:
+                self.stderr.append(line)
+                self._stderr_grew.notify_all()
+        with self._stderr_grew:
+            self.stderr.append("")  # end of stream: wake waiters
+            self._stderr_grew.notify_all()
+
+    def wait_for_stderr(self, text: str) -> str:
+        """Block until the node writes a line containing `text` to stderr; that line."""
+        deadline = time.monotonic() + DEADLINE
+        with self._stderr_grew:
+            while True:
+                found = next((line for line in self.stderr if text in line), None)
+                if found is not None:
+                    return found
+                if self.stderr[-1:] == [""]:
+                    raise AssertionError(f"serve exited without saying {text!r}: {''.join(self.stderr[-20:])}")
+                if not self._stderr_grew.wait(timeout=max(0.0, deadline - time.monotonic())):
+                    raise AssertionError(f"serve never said {text!r}: {''.join(self.stderr[-20:])}")
 
     def _lines_until(self, done: object) -> list[str]:
         out, deadline = [], time.monotonic() + DEADLINE

@@ -10,23 +10,43 @@ Attacks:
   forged      joins the forum like an honest peer (running our own gossip
               machine), then pushes a reply whose signature is broken
   flood       thousands of valid but unsolicited events
+  suggest-flood
+              joins honestly, then sends one frame of 1,000 `Suggest`s naming
+              made-up peers at one address (a listener of its own, which counts
+              the dials it gets over DIAL_WINDOW seconds: "dials=N")
+  fresh-keys  FRESH_KEYS handshakes, each with a new key, each closed at once
+              ("seconds=S" for all of them)
+  handshake-flood
+              HANDSHAKE_FLOOD connections sending a hello that cannot verify
+  oversize-after-handshake
+              an oversized frame header after a valid handshake, then the same
+              key again: "reconnect refused" when the node banned it
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sys
+import time
+from functools import partial
 
 import trio
 from nacl.signing import SigningKey
 
 from cliqueclique.eventlog import MemoryStore
-from cliqueclique.gossip.messages import Events, encode_frames
+from cliqueclique.gossip.messages import Events, Suggest, encode_frames
 from cliqueclique.gossip.node import GossipNode
 from cliqueclique.gossip.outputs import StoreEvents
 from cliqueclique.net import TcpTransport, parse_address, secure_connect
 from cliqueclique.net.framing import MAX_PAYLOAD
 from cliqueclique.views import BatchSigner
+
+SUGGESTIONS = 1_000
+DIAL_WINDOW = 3.0  # seconds the suggest-flood listener counts dials for (a measurement, not a wait)
+FRESH_KEYS = int(os.environ.get("FRESH_KEYS", "300"))
+HANDSHAKE_FLOOD = 2_000
+BAD_HELLO = len(b"x" * 200).to_bytes(4, "big") + b"\x00" * 8 + b"x" * 200
 
 
 async def connect(address: str, node_id: str, key: SigningKey):  # type: ignore[no-untyped-def]
@@ -41,6 +61,8 @@ async def until_closed(channel) -> str:  # type: ignore[no-untyped-def]
             async for _ in channel:
                 pass
         return "closed"
+    except trio.TooSlowError:
+        return "open (still connected after 30 s)"
     except (trio.BrokenResourceError, trio.ClosedResourceError, trio.EndOfChannel) as e:
         return f"closed ({type(e).__name__})"
 
@@ -62,12 +84,98 @@ async def join_honestly(channel, node_id: str, doc: str, key: SigningKey) -> Non
                 machine.receive(node_id, await channel.receive(), trio.current_time())
 
 
+async def suggest_flood(address: str, node_id: str, doc: str, key: SigningKey) -> str:
+    dials = 0
+
+    async def count(stream: trio.SocketStream) -> None:
+        nonlocal dials
+        dials += 1
+        await stream.aclose()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, count, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        channel = await connect(address, node_id, key)
+        await join_honestly(channel, node_id, doc, key)
+        made_up = [SigningKey.generate().verify_key.encode().hex() for _ in range(SUGGESTIONS)]
+        for frame in encode_frames([Suggest(doc, peer, f"tcp:127.0.0.1:{port}") for peer in made_up]):
+            await channel.send(frame)
+        ended = "open"
+
+        async def watch() -> None:
+            nonlocal ended
+            ended = await until_closed(channel)
+
+        nursery.start_soon(watch)
+        await trio.sleep(DIAL_WINDOW)  # the window over which dials are counted (a measurement)
+        nursery.cancel_scope.cancel()
+    return f"{ended} dials={dials}"
+
+
+async def fresh_keys(address: str, node_id: str) -> str:
+    started, took = time.monotonic(), []
+    for _ in range(FRESH_KEYS):
+        begun = time.monotonic()
+        channel = await connect(address, node_id, SigningKey.generate())
+        await trio.aclose_forcefully(channel.stream)
+        took.append(time.monotonic() - begun)
+    tenth = max(1, len(took) // 10)
+    return (f"closed seconds={time.monotonic() - started:.2f} first_tenth_ms={1000 * sum(took[:tenth]) / tenth:.1f}"
+            f" last_tenth_ms={1000 * sum(took[-tenth:]) / tenth:.1f}")
+
+
+async def handshake_flood(address: str) -> str:
+    async def one() -> None:
+        try:
+            stream = await TcpTransport().connect(parse_address(address))
+            await stream.send_all(BAD_HELLO)
+            with trio.fail_after(30):
+                while await stream.receive_some():
+                    pass
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+
+    limit = trio.CapacityLimiter(100)  # concurrent connections (the fd limit)
+
+    async def limited() -> None:
+        async with limit:
+            await one()
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(HANDSHAKE_FLOOD):
+            nursery.start_soon(limited)
+    return "closed"
+
+
+async def oversize_after_handshake(address: str, node_id: str, key: SigningKey) -> str:
+    channel = await connect(address, node_id, key)
+    await channel.stream.send_all((MAX_PAYLOAD * 4).to_bytes(4, "big") + b"\x00" * 64)
+    ended = await until_closed(channel)
+    try:
+        again = await connect(address, node_id, key)
+        with trio.fail_after(10):
+            await again.receive()  # an accepted link says `Have` at once
+        return f"{ended} reconnect accepted"
+    except (trio.BrokenResourceError, trio.ClosedResourceError, trio.EndOfChannel, OSError) as e:
+        return f"{ended} reconnect refused ({type(e).__name__})"
+    except Exception as e:  # noqa: BLE001 - the handshake itself refused: also a refusal
+        return f"{ended} reconnect refused ({type(e).__name__})"
+
+
 async def main(address: str, node_id: str, doc: str, attack: str) -> str:
     key = SigningKey.generate()
+    if attack == "suggest-flood":
+        return await suggest_flood(address, node_id, doc, key)
+    if attack == "fresh-keys":
+        return await fresh_keys(address, node_id)
+    if attack == "handshake-flood":
+        return await handshake_flood(address)
+    if attack == "oversize-after-handshake":
+        return await oversize_after_handshake(address, node_id, key)
     if attack == "impostor":
         stream = await TcpTransport().connect(parse_address(address))
         # A hello that claims a random identity with a signature that cannot verify.
-        await stream.send_all(len(b"x" * 200).to_bytes(4, "big") + b"\x00" * 8 + b"x" * 200)
+        await stream.send_all(BAD_HELLO)
         try:
             with trio.fail_after(30):
                 data = await stream.receive_some()
