@@ -186,26 +186,28 @@ def handshake_target() -> Target:
     case = st.one_of(st.tuples(st.just("responder"), hellos, _mutated(finish)),
                      st.tuples(st.just("initiator"), replies, st.just(b"")))
 
-    def check(data: tuple[str, bytes, bytes]) -> None:
+    def check(data: tuple[str, bytes, bytes]) -> int:
         side, first, second = data
+        machine: object = None
         try:
             if side == "responder":
                 # a fresh responder with the probe's ephemeral pairing, so a mutated
                 # finish meets the real transcript
-                responder = handshake.Responder(HONEST, PrivateKey(b"\x09" * 32))
+                responder = machine = handshake.Responder(HONEST, PrivateKey(b"\x09" * 32))
                 responder.receive_hello(first)
                 result = responder.receive_finish(second)
                 assert first == hello and second == finish, "accepted a tampered handshake"
                 assert result.peer_id == node_id(HOSTILE)
             else:
-                initiator = handshake.Initiator(HOSTILE, responder_id, PrivateKey(b"\x07" * 32))
+                initiator = machine = handshake.Initiator(HOSTILE, responder_id, PrivateKey(b"\x07" * 32))
                 initiator.hello()
                 initiator.receive_reply(first)
                 assert first == reply, "accepted a tampered reply"
         except HandshakeError:
             pass
+        return deep_size(machine)  # what one handshake in progress holds
 
-    return case, check, None
+    return case, check, 16 * 1024
 
 
 # --------------------------------------------------------------------- export reader
@@ -250,13 +252,14 @@ def export_target(workdir: Path) -> Target:
         except ExportFileError:
             return 0
         assert isinstance(root, str) and all(isinstance(w, bytes) for w in wires)
+        held = deep_size(wires)  # what the reader holds: about the file's size
         try:
             import_file(store, path)
         except CliqueError:
             assert store.last_position() == before, "a refused import wrote to the log"
-        return 0
+        return held
 
-    return files, check, None
+    return files, check, 64 * 1024
 
 
 # --------------------------------------------------------------------- gossip machine
@@ -308,15 +311,9 @@ class GossipVictim:
         return self.state_bytes() if self.count % STATE_EVERY == 0 else None
 
     def state_bytes(self) -> int:
-        """Everything the machine keeps, but the log and its immutable configuration."""
-        report = getattr(self.machine, "memory_report", None) or getattr(self.machine, "state_bytes", None)
-        if callable(report):
-            value = report()
-            if isinstance(value, int):
-                return value
-            if isinstance(value, dict):
-                return int(sum(v for v in value.values() if isinstance(v, int)))
-        skip = {"store", "codec", "config", "rng", "policy"}
+        """Everything the machine keeps but the log and its configuration, walked
+        object by object (not the machine's own estimate, `memory_report`)."""
+        skip = {"store", "config", "rng", "policy"}
         return sum(deep_size(v) for k, v in vars(self.machine).items() if k not in skip)
 
 
@@ -345,10 +342,8 @@ def _messages(v: GossipVictim) -> st.SearchStrategy[m.Message]:
                   st.text(max_size=80)),
         st.builds(m.Events, docs, st.lists(st.tuples(u16, wire), max_size=6).map(tuple)),
         st.builds(m.IHave, docs, ids), st.builds(m.Graft, docs, ids), st.builds(m.Prune, docs),
-        st.builds(m.Vector, docs, hex_ids, hex_ids, heads),
+        st.builds(m.Vector, docs, hex_ids, hex_ids, heads), st.builds(m.More, docs),
     ]
-    if hasattr(m, "More"):
-        options.append(st.builds(m.More, docs))
     return st.one_of(options)
 
 

@@ -33,6 +33,7 @@ from tests.fuzz.targets import HOSTILE, Target, hex_ids
 
 PORT = 47999  # never bound: requests go through ASGI, the port only names our origin
 SESSION = "s" * 43
+WEB_STATE_BOUND = 4 * 1024 * 1024  # the gossip machine after any number of form posts
 
 ROUTES = ["/new", "/join", "/t/{doc}/read", "/d/{doc}/reply", "/d/{doc}/edit", "/d/{doc}/delete",
           "/d/{doc}/react", "/d/{doc}/note", "/d/{doc}/mark", "/dirs", "/dirs/{doc}/add",
@@ -142,20 +143,21 @@ def web_target(home_dir: Path) -> Iterator[tuple[Target, Callable[[Callable[[], 
     def check(data: tuple[str, bytes, list[tuple[bytes, bytes]]]) -> int | None:
         path, body, headers = data
 
-        async def once() -> tuple[int, int, int, object, object]:
+        async def once() -> tuple[int, int, int, object, object, int]:
             assert victim.node is not None
             before = victim.count()
             bans_before = victim.bans()
             status = await victim.request(path, body, headers)
-            return status, before, victim.count(), bans_before, victim.bans()
+            held = victim.node.gossip.state_bytes()  # what the requests made the machine hold
+            return status, before, victim.count(), bans_before, victim.bans(), held
 
-        status, before, after, bans_before, bans_after = trio.from_thread.run(once)
+        status, before, after, bans_before, bans_after, held = trio.from_thread.run(once)
         assert status != 500, f"500 for POST {path}"
         assert status != 0, f"no response for POST {path}"
         if status >= 400:
             assert after == before, f"refused ({status}) but the log grew: POST {path}"
             assert bans_after == bans_before, f"refused ({status}) but the bans changed: POST {path}"
-        return None
+        return held
 
     def run_in_loop(fn: Callable[[], None]) -> None:
         async def main() -> None:
@@ -177,7 +179,7 @@ def web_target(home_dir: Path) -> Iterator[tuple[Target, Callable[[Callable[[], 
         trio.run(main)
 
     check.victim = victim  # type: ignore[attr-defined]
-    yield (_request(victim), check, None), run_in_loop
+    yield (_request(victim), check, WEB_STATE_BOUND), run_in_loop
 
 
 def _bans(node: Node) -> object:
