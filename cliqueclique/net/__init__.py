@@ -15,7 +15,7 @@ from .i2p import I2PTransport, load_or_create_keys
 from .i2p_keys import I2PKeys, read_keys, write_keys
 from .memory import MemoryNetwork, MemoryTransport
 from .sam_client import SamBridgeAddress, SamSession, SamStream, create_sessions, dest_generate
-from .secure import HANDSHAKE_TIMEOUT, SecureChannel, secure_accept, secure_connect
+from .secure import HANDSHAKE_TIMEOUT, SecureChannel, secure_accept, secure_connect, stream_source
 from .tcp import TcpTransport
 from .transport import StreamHandler, Transport, Transports
 
@@ -24,5 +24,5 @@ __all__ = [
     "MemoryAddress", "MemoryNetwork", "MemoryTransport", "NetError", "SamBridgeAddress",
     "SamSession", "SamStream", "SecureChannel", "StreamHandler", "TcpAddress", "TcpTransport",
     "Transport", "Transports", "create_sessions", "dest_generate", "load_or_create_keys",
-    "parse_address", "read_keys", "secure_accept", "secure_connect", "write_keys",
+    "parse_address", "read_keys", "secure_accept", "secure_connect", "stream_source", "write_keys",
 ]

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 handshake_failures = LimitedLog(log, "refused handshakes")
 
 
-def _source(stream: trio.abc.Stream, who: str) -> str:
+def stream_source(stream: trio.abc.Stream, who: str = "unknown") -> str:
     """Where a stream comes from, for rate-limiting: an I2P destination, a TCP host."""
     peer = getattr(stream, "peer", None)
     if peer is not None:
@@ -166,7 +166,7 @@ async def _guarded(
             raise HandshakeClosed("connection broke during the handshake") from None
     except BaseException as e:
         if isinstance(e, HandshakeError):
-            source = _source(stream, who)
+            source = stream_source(stream, who)
             where = "" if source == who else f" from {source}"
             handshake_failures.warning(source, "handshake with %s failed: %s: %s%s",
                                        who, type(e).__name__, e, where)

@@ -41,6 +41,12 @@ class BudgetConfig:
     byte_burst: float = 128 * 1024 * 1024
     ban_base: float = 30.0  # first ban, seconds
     ban_cap: float = 3600.0
+    # Incoming connections: each holds a descriptor and a task, and anyone can
+    # open them, so handshakes in progress are capped overall and per source
+    # (a TCP host, an I2P destination), and so are accepted links.
+    max_handshakes: int = 64
+    max_handshakes_per_source: int = 8
+    max_incoming_links: int = 256
 
 
 class PeerBudget:
@@ -57,3 +63,30 @@ class PeerBudget:
 def ban_duration(offences: int, config: BudgetConfig) -> float:
     """Seconds to ban a peer for its `offences`-th offence (1, 2, ...)."""
     return min(config.ban_cap, config.ban_base * 2 ** max(0, offences - 1))
+
+
+class Admission:
+    """Which incoming connections may start a handshake: counts per source."""
+
+    def __init__(self, config: BudgetConfig) -> None:
+        self.config = config
+        self.by_source: dict[str, int] = {}
+        self.total = 0
+
+    def begin(self, source: str) -> bool:
+        """Count a handshake from `source`; False (nothing counted) if over a cap."""
+        here = self.by_source.get(source, 0)
+        if self.total >= self.config.max_handshakes or here >= self.config.max_handshakes_per_source:
+            return False
+        self.by_source[source] = here + 1
+        self.total += 1
+        return True
+
+    def end(self, source: str) -> None:
+        """A handshake `begin` counted is over (it succeeded or failed)."""
+        self.total -= 1
+        left = self.by_source[source] - 1
+        if left:
+            self.by_source[source] = left
+        else:
+            del self.by_source[source]

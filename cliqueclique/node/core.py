@@ -54,32 +54,26 @@ from ..invite import Invite, parse_invite
 from ..net import (
     Address,
     MemoryNetwork,
-    SamStream,
-    SecureChannel,
     TcpTransport,
     Transports,
     parse_address,
-    secure_accept,
 )
-from ..net.errors import TruncatedFrame
 from ..nodestate import NodeState
 from ..views import flags, thread
-from .budget import BudgetConfig, PeerBudget, ban_duration
-from .dialing import _LINK_ERRORS, Dialing
+from .budget import Admission, BudgetConfig
+from .dialing import Dialing
 from .follow import follow_threads
 from .health import WriteHealth
 from .i2p import start_i2p
 from .joins import JoinWatch
+from .links import Links, _Link
 from .lock import run_lock
 from .writer import LogWriter
 
 log = logging.getLogger("cliqueclique.node")
 T = TypeVar("T")
 LINK_QUEUE_BYTES = 256 * 1024 * 1024  # queued for one peer before it counts as stuck
-WRITER_BACKLOG = 5_000  # events waiting for the writer before we stop reading peers
 CODEC_CACHE = 5_000  # decoded events the gossip machine keeps (bounds memory)
-#: peers whose offence count we remember for escalating bans (the oldest go)
-MAX_OFFENDERS = 10_000
 ALL = "*"  # watch key for every event
 
 
@@ -100,20 +94,7 @@ class NodeOptions:
     status_interval: float = 1.0
 
 
-@dataclass(eq=False)
-class _Link:
-    peer: str
-    channel: SecureChannel
-    address: str
-    outbox: trio.MemorySendChannel[bytes]
-    budget: PeerBudget
-    stored: bool = False  # it has a row in the peer table
-    kept: bool = False  # ... kept for good (added on purpose, or it shared a document)
-    queued_bytes: int = 0
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-
-
-class Node(Dialing):
+class Node(Links, Dialing):
     """A local node, running. Create with `Node.open(...)` (an async context manager)."""
 
     def __init__(self, local: LocalNode, options: NodeOptions) -> None:
@@ -124,6 +105,8 @@ class Node(Dialing):
         self.store = local.open_store()  # the writer's connection (views attached)
         self.reader = local.open_store()  # the event loop's connection: reads only
         self.health = WriteHealth()  # a full disk: one line, writes refused, reads served
+        self.admission = Admission(options.budget)  # handshakes in progress, per source
+        self._incoming_links = 0
         self.state = NodeState(local.log_path, on_write=self._written)
         self.writer = LogWriter(self.store)
         config = options.gossip or GossipConfig(codec=EventCodec(limit=CODEC_CACHE, verify=False))
@@ -404,128 +387,6 @@ class Node(Dialing):
         for key in {document, event.network, ALL}:
             for channel in list(self._watchers.get(key, ())):
                 channel.send_nowait(event)
-
-    # ================================================================ peer links
-
-    async def _accept(self, stream: trio.abc.Stream) -> None:
-        try:
-            channel = await secure_accept(stream, self.key)
-        except _LINK_ERRORS as e:
-            log.info("incoming connection refused: %s", e)
-            return
-        # An I2P caller's destination is also where it listens (one session dials
-        # and accepts), so it is an address to dial back, needed should its old
-        # address be lost; a TCP caller's source port is not.
-        address = str(stream.peer) if isinstance(stream, SamStream) else ""
-        await self._run_link(channel, address=address)
-
-    async def _run_link(self, channel: SecureChannel, address: str, *, dialled: bool = False) -> None:
-        peer = channel.peer_id
-        known = self.state.peer(peer)
-        if peer == self.id or peer in self.links or (known and known.banned(time.time())):
-            await trio.aclose_forcefully(channel.stream)
-            return
-        outbox, queued = trio.open_memory_channel[bytes](math.inf)
-        link = _Link(peer, channel, address, outbox, PeerBudget(self.options.budget),
-                     stored=known is not None, kept=known is not None and known.kept)
-        self.links[peer] = link
-        # A peer that dialled us and never met us stays in memory only, until it
-        # shares a document (`_keep_sharing`): fresh keys must not grow the table.
-        if link.stored or dialled:
-            self.state.add_peer(peer, [address] if address else [], kept=False)
-            self.state.update_peer(peer, state="connected", failures=0, last_seen=time.time())
-            link.stored = True
-        self._input(lambda now: self.gossip.peer_connected(peer, now, address))
-        log.info("link up: %s %s", peer[:16], address[:60])
-        try:
-            with link.scope:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._send_loop, link, queued)
-                    nursery.start_soon(self._receive_loop, link)
-        except Exception:  # a bug must cost one link, never the node
-            log.exception("link to %s failed", peer[:16])
-        finally:
-            self._punish_bad_frame(link)
-            self._keep_sharing([link])  # before the gossip machine forgets its links
-            del self.links[peer]
-            self._input(lambda now: self.gossip.peer_lost(peer, now))
-            with trio.CancelScope(shield=True):
-                await trio.aclose_forcefully(channel.stream)
-            if link.stored:
-                current = self.state.peer(peer)
-                if current is not None and not current.banned(time.time()):
-                    self.state.update_peer(peer, state="known", last_seen=time.time())
-
-    def _punish_bad_frame(self, link: _Link) -> None:
-        """An oversized, malformed, replayed or forged frame after a valid handshake
-        is misbehaviour; a frame cut short by a broken connection is not."""
-        failure = link.channel.failure
-        if failure is not None and not isinstance(failure, TruncatedFrame):
-            self._punish(link.peer, f"bad frame: {type(failure).__name__}: {failure}")
-
-    def _keep_sharing(self, links: Iterable[_Link]) -> None:
-        """Keep for good the peers of `links` that share a document with us."""
-        waiting = [link for link in links if not link.kept]
-        if not waiting:
-            return
-        sharing: set[str] = set()
-        for doc in self.gossip.held_documents():
-            proto = self.gossip.protocol(doc)
-            if proto is not None:
-                sharing.update(proto.links)
-        for link in waiting:
-            if link.peer in sharing:
-                self.state.keep_peer(link.peer, [link.address] if link.address else [])
-                self.state.update_peer(link.peer, state="connected", failures=0, last_seen=time.time())
-                link.stored = link.kept = True
-
-    async def _receive_loop(self, link: _Link) -> None:
-        try:
-            async for data in link.channel:
-                if not link.budget.allow(len(data), trio.current_time()):
-                    self._punish(link.peer, "flood: over its frame or byte budget")
-                    return
-                self._input(lambda now, data=data: self._receive(link, data, now))
-                # Backpressure: stop reading (TCP pushes back on the peer) while
-                # the log writer is behind, so memory stays bounded.
-                await self.writer.wait_for_room(WRITER_BACKLOG)
-        except (*_LINK_ERRORS, trio.EndOfChannel) as e:  # a bad frame: see `_punish_bad_frame`
-            log.info("link to %s closed: %s", link.peer[:16], e or type(e).__name__)
-        finally:
-            link.scope.cancel()
-
-    def _receive(self, link: _Link, data: bytes, now: float) -> None:
-        if not link.scope.cancel_called:  # frames queued before a ban are dropped
-            self.gossip.receive(link.peer, data, now)
-
-    async def _send_loop(self, link: _Link, queued: trio.MemoryReceiveChannel[bytes]) -> None:
-        try:
-            async for frame in queued:
-                await link.channel.send(frame)
-                link.queued_bytes -= len(frame)
-        except _LINK_ERRORS as e:
-            log.info("link to %s closed while sending: %s", link.peer[:16], e)
-        finally:
-            link.scope.cancel()
-
-    def _punish(self, peer: str, reason: str, manual: bool = False) -> None:
-        """Cut `peer` off and ban it; each offence doubles the ban."""
-        self._offences[peer] = self._offences.get(peer, 0) + 1
-        self._offences.move_to_end(peer)
-        while len(self._offences) > MAX_OFFENDERS:
-            self._offences.popitem(last=False)
-        seconds = 10 * 365 * 86400.0 if manual else ban_duration(self._offences[peer], self.options.budget)
-        log.warning("banning %s for %.0fs: %s", peer[:16], seconds, reason)
-        if self.state.peer(peer) is None:
-            self.state.add_peer(peer, [], kept=manual)  # a ban by the protocol is capped with the rest
-        self.state.update_peer(peer, state="banned", banned_until=time.time() + seconds, ban_reason=reason)
-        for suggested, (_, source) in list(self._suggested.items()):
-            if source == peer:  # what it suggested goes with it
-                del self._suggested[suggested]
-        link = self.links.get(peer)
-        if link is not None:
-            link.stored = True
-            link.scope.cancel()
 
     # ================================================================ other processes
 
