@@ -49,9 +49,10 @@ u32 = st.one_of(st.sampled_from([0, 1, 2**31, 2**32 - 1]), st.integers(0, 2**32 
 u64 = st.one_of(st.sampled_from([0, 1, 2**63, 2**64 - 1]), st.integers(0, 2**64 - 1))
 
 
-def deep_size(obj: object) -> int:
-    """Bytes held by `obj` and everything it reaches through containers and attributes."""
-    seen: set[int] = set()
+def deep_size(obj: object, exclude: tuple[object, ...] = ()) -> int:
+    """Bytes held by `obj` and everything it reaches through containers and
+    attributes, each object counted once, not walking into `exclude`."""
+    seen: set[int] = {id(o) for o in exclude}
     stack, total = [obj], 0
     while stack:
         o = stack.pop()
@@ -314,7 +315,9 @@ class GossipVictim:
         """Everything the machine keeps but the log and its configuration, walked
         object by object (not the machine's own estimate, `memory_report`)."""
         skip = {"store", "config", "rng", "policy"}
-        return sum(deep_size(v) for k, v in vars(self.machine).items() if k not in skip)
+        kept = [v for k, v in vars(self.machine).items() if k not in skip]
+        return deep_size(kept, exclude=(self.machine, *(getattr(self.machine, k) for k in skip
+                                                         if hasattr(self.machine, k))))
 
 
 STATE_EVERY = 500  # measure the machine's state every this many inputs (it costs a walk)
