@@ -55,14 +55,19 @@ def current_text(store: SQLiteStore, doc_id: str) -> str | None:
     return None if state.deleted else state.body
 
 
-def _line(entry: ThreadEntry, names: dict[str, str]) -> str:
+def _line(entry: ThreadEntry, names: dict[str, str], show_hidden: bool) -> str:
+    if entry.hidden is not None and not show_hidden:
+        reason = f": {entry.hidden['reason']}" if entry.hidden["reason"] else ""
+        return f"[hidden by {who(entry.hidden['by'], names)}{reason}]  {entry.id[:12]}"
     if entry.status == "missing":
         return f"[not held yet]  {entry.id[:12]}"
     if entry.status == "deleted":
         return f"[deleted]  {entry.id[:12]}"
     replies = f"  ({entry.replies} repl{'y' if entry.replies == 1 else 'ies'})" if entry.replies else ""
     unread = "  *unread*" if entry.unread else ""
-    return f"{entry.title}  {entry.id[:12]} by {who(entry.author, names)} {when(entry.timestamp)}{replies}{unread}"
+    hidden = "  [hidden]" if entry.hidden is not None else ""
+    return (f"{entry.title}  {entry.id[:12]} by {who(entry.author, names)} {when(entry.timestamp)}"
+            f"{replies}{unread}{hidden}")
 
 
 def _reaction_line(store: SQLiteStore, doc_id: str) -> str:
@@ -74,23 +79,25 @@ def _reaction_line(store: SQLiteStore, doc_id: str) -> str:
 @click.argument("doc_id")
 @click.option("--bodies", is_flag=True, help="Show each post's current text under its title.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the entries in display order.")
+@click.option("--show-hidden", is_flag=True, help="Open what moderators or your blocks hide.")
 @pass_context
-def thread_cmd(ctx: Context, doc_id: str, bodies: bool, as_json: bool) -> None:
-    """Show a document and the tree of its replies."""
+def thread_cmd(ctx: Context, doc_id: str, bodies: bool, as_json: bool, show_hidden: bool) -> None:
+    """Show a document and the tree of its replies (hidden posts collapsed)."""
     names = names_of(ctx.home)
     with ctx.store() as (node, store):
         tree = thread(store, resolve_id(store, doc_id), node=node.id)
         if as_json:
             out = tree.to_json()
             for entry in out["entries"]:
-                entry["text"] = current_text(store, entry["id"]) if entry["status"] == "ok" else None
+                shown = entry["status"] == "ok" and (entry["hidden"] is None or show_hidden)
+                entry["text"] = current_text(store, entry["id"]) if shown else None
             emit_json(out)
             return
         width = shutil.get_terminal_size((100, 24)).columns
         for depth, entry, _ in tree.walk():
             indent = "  " * depth
-            click.echo(indent + ("* " if depth == 0 else "- ") + _line(entry, names))
-            if bodies and entry.status == "ok":
+            click.echo(indent + ("* " if depth == 0 else "- ") + _line(entry, names, show_hidden))
+            if bodies and entry.status == "ok" and (entry.hidden is None or show_hidden):
                 text = current_text(store, entry.id) or ""
                 for line in plain_markdown(text, max(20, width - len(indent) - 4)):
                     click.echo(f"{indent}    {line}".rstrip())

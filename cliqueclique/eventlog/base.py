@@ -81,6 +81,8 @@ class _Batch:
     announced: dict[str, str] = field(default_factory=dict)
     #: document -> its `editors` events accepted so far in this batch
     grants: dict[str, list[Event]] = field(default_factory=dict)
+    #: forum -> its `moderation` events accepted so far in this batch
+    moderation: dict[str, list[Event]] = field(default_factory=dict)
 
     def event(self, event_id: str) -> Event | None:
         return self.events.get(event_id) or self.store.get(event_id)
@@ -109,6 +111,10 @@ class _Batch:
         batch = [e for e in self.grants.get(document_id, ()) if e.author == author]
         return self.store.editor_grants(document_id, author) + batch
 
+    def moderation_by(self, forum: str, author: str) -> list[Event]:
+        batch = [e for e in self.moderation.get(forum, ()) if e.author == author]
+        return self.store.moderation_by(forum, author) + batch
+
     def add(self, event: Event) -> None:
         self.events[event.id] = event
         self.heads[(event.author, event.network)] = (event.seq, event.id)
@@ -116,6 +122,8 @@ class _Batch:
             self.deletions.add(event.network)
         elif event.kind is Kind.EDITORS:
             self.grants.setdefault(event.network, []).append(event)
+        elif event.kind is Kind.MODERATION:
+            self.moderation.setdefault(event.network, []).append(event)
 
 
 def _deletes_document(event: Event) -> bool:
@@ -170,6 +178,10 @@ class EventStore(ABC):
     def editor_grants(self, document_id: str, author: str) -> list[Event]:
         """The `editors` events `author` (the document's author) wrote in the
         document's network, in chain order."""
+
+    def moderation_by(self, forum: str, author: str) -> list[Event]:
+        """The `moderation` events `author` wrote in the forum's network, in chain order."""
+        return [s.event for s in self.events(network=forum, author=author, kind=Kind.MODERATION)]
 
     @abstractmethod
     def _writing(self) -> AbstractContextManager[BatchWriter]:

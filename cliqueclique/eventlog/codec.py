@@ -44,7 +44,7 @@ from ..errors import (
     UnsupportedVersion,
 )
 from ..errors import InvalidSignature as InvalidSignatureError
-from .events import FORMAT_VERSION, MAX_EVENT_SIZE, Action, Direction, Event, Kind
+from .events import FORMAT_VERSION, MAX_EVENT_SIZE, Action, Direction, Event, Kind, ModAction
 
 SIGNATURE_SIZE = 64
 _HEADER_KEYS = frozenset({"author", "body", "kind", "network", "prev", "seq", "size", "ts", "v"})
@@ -52,6 +52,11 @@ _HEX_DIGITS = "0123456789abcdef"
 MAX_SUBJECT = 1000
 #: Longest reaction label, in characters (an emoji sequence or a short word).
 MAX_REACTION = 32
+#: longest moderation reason, in characters
+MAX_REASON = 1000
+#: the most proof-of-work bits a `pow:BITS` policy may ask for
+MAX_POW_BITS = 32
+_POW_POLICY = re.compile(r"pow:([1-9][0-9]?)")
 #: Integers beyond SQLite's 64-bit range could not be stored: refuse them at the door.
 MAX_INTEGER = 2**63 - 1
 #: Latest timestamp (ms) an event may carry: the last millisecond of 9999-12-31
@@ -284,9 +289,12 @@ def _check_body(kind: Kind, raw: bytes, event_id: str, author: str, network: str
         _require(body["direction"] in Direction.__members__.values(), event_id,
                  "direction must be natural or reversed")
     elif kind is Kind.SUBSCRIPTION:
-        _check_fields(body, event_id, {"document", "action"}, {"note"})
+        _check_fields(body, event_id, {"document", "action"}, {"note", "moderator"})
         _require(is_hex_id(body["document"]), event_id, "document must be a document id")
         _require(body["action"] in Action.__members__.values(), event_id, "unknown action")
+        _require(("moderator" in body) == (body["action"] in (Action.IGNORE, Action.HEED)), event_id,
+                 "ignore and heed (and only they) name a moderator")
+        _require(is_hex_id(body.get("moderator", "0" * 64)), event_id, "moderator must be a node id")
         _require(("note" in body) == (body["action"] == Action.NOTE), event_id,
                  "a note action (and only it) carries a note")
         _require(isinstance(body.get("note", ""), str), event_id, "note must be a string")
@@ -300,7 +308,46 @@ def _check_body(kind: Kind, raw: bytes, event_id: str, author: str, network: str
     elif kind is Kind.EDITORS:
         _check_editors(body, event_id)
         return network
+    elif kind is Kind.MODERATION:
+        return _check_moderation(body, event_id)
     return body.get("child") or body.get("target") or body.get("document")
+
+
+def _check_moderation(body: Any, event_id: str) -> str | None:
+    """A moderation body: {"action", "target"} plus an optional "reason"; an
+    appointment may carry "since" and a dismissal carries "until" (the
+    moderator's seqs in the forum's network between which its actions count,
+    see views.moderation). Returns the target if it is an id."""
+    _check_fields(body, event_id, {"action", "target"}, {"reason", "since", "until"})
+    action = body["action"]
+    _require(action in ModAction.__members__.values(), event_id, "unknown moderation action")
+    target = body["target"]
+    if action == ModAction.POLICY:
+        _require(isinstance(target, str) and parse_policy(target) is not None, event_id,
+                 "a policy is open, members or pow:BITS (BITS 1-32)")
+    else:
+        _require(is_hex_id(target), event_id, "the target must be a node or document id")
+    reason = body.get("reason", "")
+    _require(isinstance(reason, str) and len(reason) <= MAX_REASON, event_id,
+             f"a reason is a string of at most {MAX_REASON} characters")
+    _require(("until" in body) == (action == ModAction.DISMISS), event_id,
+             "a dismissal (and only it) carries until")
+    _require("since" not in body or action == ModAction.APPOINT, event_id,
+             "only an appointment carries since")
+    for name in ("since", "until"):
+        value = body.get(name, 0)
+        _require(type(value) is int and 0 <= value <= MAX_INTEGER, event_id, f"{name} must be a seq")
+    return target if is_hex_id(target) else None
+
+
+def parse_policy(text: str) -> tuple[str, int] | None:
+    """("open"|"members"|"pow", bits) for a posting policy, None if it is not one."""
+    if text in ("open", "members"):
+        return text, 0
+    match = _POW_POLICY.fullmatch(text)
+    if match and 1 <= int(match.group(1)) <= MAX_POW_BITS:
+        return "pow", int(match.group(1))
+    return None
 
 
 def _check_reaction(body: Any, event_id: str) -> None:

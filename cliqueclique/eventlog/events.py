@@ -40,6 +40,7 @@ class Kind(StrEnum):
     DELETION = "deletion"
     REACTION = "reaction"
     EDITORS = "editors"
+    MODERATION = "moderation"
 
 
 class Direction(StrEnum):
@@ -47,8 +48,32 @@ class Direction(StrEnum):
     REVERSED = "reversed"  # parent answers/annotates the child (a back-reference)
 
 
+class ModAction(StrEnum):
+    """What a `moderation` event does in a forum (the root's network).
+
+    The owner (the root's author) appoints and dismisses moderators; the owner
+    or a moderator does the rest. `target` is a node id, a document id or,
+    for `policy`, the policy (`open`, `members`, `pow:BITS`).
+    """
+
+    APPOINT = "appoint"
+    DISMISS = "dismiss"
+    HIDE = "hide"
+    UNHIDE = "unhide"
+    BAN = "ban"
+    UNBAN = "unban"
+    POLICY = "policy"
+    APPROVE = "approve"
+    REVOKE = "revoke"
+
+
+#: the moderation actions only the forum's owner may take
+OWNER_ACTIONS = frozenset({ModAction.APPOINT, ModAction.DISMISS})
+
+
 class Action(StrEnum):
-    """What a `subscription` event records about a document, for its author only."""
+    """What a `subscription` event records about a document (or, for block and
+    unblock, an author), for its author only."""
 
     SUBSCRIBE = "subscribe"
     UNSUBSCRIBE = "unsubscribe"
@@ -59,6 +84,8 @@ class Action(StrEnum):
     BLOCK = "block"
     UNBLOCK = "unblock"
     NOTE = "note"
+    IGNORE = "ignore"  # stop honouring one moderator of a forum (body: "moderator")
+    HEED = "heed"  # honour it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +107,8 @@ class Event:
     signature: bytes
     #: What the body points at (derived, not on the wire): a link's child, a
     #: deletion's target, a subscription's document, the document a reaction or
-    #: an editors event is about (its network); None otherwise or if purged.
+    #: an editors event is about (its network), a moderation event's target;
+    #: None otherwise or if purged.
     ref: str | None = None
 
     @property

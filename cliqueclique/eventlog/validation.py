@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..errors import BadPrev, ChainGap, Equivocation, MissingDependency, PurgedContent, Unauthorized
-from .events import Event, Kind
+from .events import OWNER_ACTIONS, Event, Kind, ModAction
 
 #: Kinds whose bodies a document deletion purges: the content itself and its edits.
 #: Reactions go too: a reaction still travelling when a node already holds the
@@ -44,6 +44,10 @@ class Lookup(Protocol):
         """The `editors` events `author` wrote in the document's network, held or
         accepted earlier in the batch, in chain order."""
 
+    def moderation_by(self, forum: str, author: str) -> list[Event]:
+        """The `moderation` events `author` wrote in the forum's network, held or
+        accepted earlier in the batch, in chain order."""
+
 
 def check_chain(event: Event, log: Lookup) -> None:
     """Raise unless `event` is the next link of its (author, network) chain.
@@ -70,8 +74,10 @@ def check_authorisation(event: Event, log: Lookup) -> None:
 
     Raises:
         MissingDependency: the document or target is not held, was deleted, or
-            an edit's author is named by no editors event held (yet).
-        Unauthorized: a deletion or editors event by someone other than the author.
+            an edit's author is named by no editors event held (yet), or a
+            moderation event's author by no appointment (yet).
+        Unauthorized: a deletion or editors event by someone other than the
+            author; an appointment or dismissal by anyone but the forum's owner.
         PurgedContent: a header-only event without a deletion explaining it.
     """
     if event.purged:
@@ -97,6 +103,8 @@ def check_authorisation(event: Event, log: Lookup) -> None:
         if event.author != document.author:
             raise Unauthorized(event.id, f"only the author of {document.id[:16]} names its editors")
         _refuse_if_deleted(event, document, log)
+    elif event.kind is Kind.MODERATION:
+        _check_moderation(event, log)
     elif event.kind is Kind.DELETION:
         target_id = event.content()["target"]
         target = log.event(target_id)
@@ -106,6 +114,26 @@ def check_authorisation(event: Event, log: Lookup) -> None:
             raise Unauthorized(event.id, "only a document or a link in this network can be deleted")
         if target.author != event.author:
             raise Unauthorized(event.id, f"{event.author[:16]} may not delete {target_id[:16]}")
+
+
+def _check_moderation(event: Event, log: Lookup) -> None:
+    """The forum's owner may take any moderation action, a moderator all but
+    appointing and dismissing. Whether a moderator's action counts (it may
+    have been dismissed since) is the moderation view's business: here anyone
+    the owner ever appointed passes, so delivery order never matters."""
+    forum = _document(event, log, "moderation of")
+    action = ModAction(event.content()["action"])
+    if event.author == forum.author:
+        return
+    if action in OWNER_ACTIONS:
+        raise Unauthorized(event.id, f"only the owner of forum {forum.id[:16]} appoints and dismisses "
+                                     f"moderators, not {event.author[:16]}")
+    if not any(body["action"] == ModAction.APPOINT and body["target"] == event.author
+               for grant in log.moderation_by(forum.id, forum.author) if (body := grant.content())):
+        # the appointment may still be on its way (the owner's chain, in no
+        # order with this one): not provably wrong, so blame no one
+        raise MissingDependency(event.id, f"{event.author[:16]} is not a moderator of forum "
+                                          f"{forum.id[:16]} (yet)")
 
 
 def _document(event: Event, log: Lookup, what: str) -> Event:

@@ -21,7 +21,7 @@ from nacl.signing import SigningKey
 from ..errors import MissingDependency
 from .base import EventStore
 from .codec import canonical_json, sign_event
-from .events import Action, Direction, Event, Kind
+from .events import Action, Direction, Event, Kind, ModAction
 from .keys import node_id
 
 DEFAULT_CONTENT_TYPE = "text/markdown"
@@ -113,10 +113,34 @@ class BatchSigner:
         body = {"editors": sorted(set(editors)), "retired": dict(retired or {})}
         return self._emit(Kind.EDITORS, document, canonical_json(body))
 
-    def subscription(self, document: str, action: Action, note: str | None = None) -> Event:
+    def moderate(self, forum: str, action: ModAction, target: str, *, reason: str | None = None,
+                 since: int = 0, until: int = 0) -> Event:
+        """A moderation event in the forum's network (see `ModAction`).
+
+        Args:
+            target: a node id, a document id, or the policy for `policy`.
+            reason: why, shown to everyone (optional).
+            since: for an appointment, the moderator's last seq in the forum's
+                network before it (its actions after it count).
+            until: for a dismissal, the dismissed moderator's last seq in the
+                forum's network whose actions keep counting.
+        """
+        body: dict[str, object] = {"action": action.value, "target": target}
+        if reason:
+            body["reason"] = reason
+        if action is ModAction.APPOINT and since:
+            body["since"] = since
+        if action is ModAction.DISMISS:
+            body["until"] = until
+        return self._emit(Kind.MODERATION, forum, canonical_json(body))
+
+    def subscription(self, document: str, action: Action, note: str | None = None,
+                     moderator: str | None = None) -> Event:
         body: dict[str, str] = {"document": document, "action": action.value}
         if note is not None:
             body["note"] = note
+        if moderator is not None:
+            body["moderator"] = moderator
         return self._emit(Kind.SUBSCRIPTION, self.id, canonical_json(body))
 
 

@@ -43,3 +43,11 @@ class NotTheAuthor(ViewError):
 
 class BadReaction(ViewError):
     """A reaction label is empty, only whitespace or too long."""
+
+
+class NotAModerator(ViewError):
+    """Only the forum's owner (for some actions) or one of its moderators may do this."""
+
+
+class BadModeration(ViewError):
+    """A moderation request is malformed (a bad policy, a target of the wrong sort, nothing to change)."""

@@ -29,7 +29,8 @@ _COLUMNS = ("subscribed", "bookmarked", "read", "blocked", "note")
 
 def apply(batch: Batch) -> None:
     """Fold a batch's subscription events into `local_flags`."""
-    recs = [r for r in batch.of_kind("subscription") if r.body is not None]
+    recs = [r for r in batch.of_kind("subscription")  # ignore/heed: the moderation view's
+            if r.body is not None and r.body["action"] not in ("ignore", "heed")]
     if not recs:
         return
     keys = {(r.author, r.body["document"]) for r in recs}
@@ -76,6 +77,12 @@ def flags(store: SQLiteStore, node: str, doc_id: str) -> Flags:
     if row is None:
         return Flags()
     return Flags(bool(row[0]), bool(row[1]), bool(row[2]), bool(row[3]), row[4])
+
+
+def blocked(store: SQLiteStore, node: str) -> set[str]:
+    """The ids (authors or documents) `node` has blocked."""
+    db = projector.current(store)
+    return {r[0] for r in db.execute("SELECT doc FROM local_flags WHERE node = ? AND blocked", [node])}
 
 
 def mark(author: Author, store: SQLiteStore, doc_id: str, action: Action,

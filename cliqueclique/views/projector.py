@@ -21,14 +21,14 @@ import sqlite_utils
 
 from ..eventlog.events import StoredEvent
 from ..eventlog.store import SQLiteStore
-from . import directory, documents, local, reacting, schema, search, threads
+from . import directory, documents, local, moderation, reacting, schema, search, threads
 from .batch import Batch
 from .errors import ViewsNotAttached
 from .records import READ_CHUNK, Rec, from_stored, read_log
 
 # Modules, not their functions: the view modules import this one for `current`.
 _FOLDS = {"documents": documents, "reactions": reacting, "threads": threads, "local": local,
-          "directory": directory, "search": search}
+          "moderation": moderation, "directory": directory, "search": search}
 
 
 def apply_records(db: sqlite_utils.Database, recs: Sequence[Rec]) -> None:

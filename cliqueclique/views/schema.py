@@ -17,10 +17,10 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: The views, in the order they are applied to each batch.
-VIEWS = ("documents", "reactions", "threads", "local", "directory", "search")
+VIEWS = ("documents", "reactions", "threads", "local", "moderation", "directory", "search")
 
 _DDL = """
 CREATE TABLE view_state (
@@ -88,6 +88,27 @@ CREATE TABLE local_flags (
     note TEXT,
     PRIMARY KEY (node, doc)
 ) WITHOUT ROWID;
+-- moderation: every moderation event held, `counted` per the forum's roles
+CREATE TABLE mod_events (
+    id TEXT PRIMARY KEY,
+    forum TEXT NOT NULL,
+    author TEXT NOT NULL,
+    seq INTEGER NOT NULL,           -- the author's seq in the forum's network
+    timestamp INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT,
+    since INTEGER NOT NULL,
+    until INTEGER NOT NULL,
+    counted INTEGER NOT NULL
+) WITHOUT ROWID;
+-- the moderators each local node does not honour, per forum
+CREATE TABLE mod_ignored (
+    node TEXT NOT NULL,
+    forum TEXT NOT NULL,
+    moderator TEXT NOT NULL,
+    PRIMARY KEY (node, forum, moderator)
+) WITHOUT ROWID;
 -- directory: directory roots (prefix '') and trie nodes
 CREATE TABLE dir_nodes (
     doc TEXT PRIMARY KEY,
@@ -109,10 +130,11 @@ _INDEXES = (
     "CREATE INDEX edges_below ON edges(below, above)",
     "CREATE INDEX local_flags_doc ON local_flags(doc)",
     "CREATE INDEX dir_nodes_prefix ON dir_nodes(directory, prefix)",
+    "CREATE INDEX mod_events_forum ON mod_events(forum, counted)",
 )
 
 _TABLES = ("view_state", "docs", "doc_props", "doc_state", "doc_editors", "reactions", "edges",
-           "local_flags", "dir_nodes", "doc_fts")
+           "local_flags", "mod_events", "mod_ignored", "dir_nodes", "doc_fts")
 
 #: How each view table is dumped: order-independent content, no row ids.
 _DUMPS = {
@@ -125,6 +147,9 @@ _DUMPS = {
     "edges": "SELECT link, above, below, direction, author, timestamp FROM edges ORDER BY link",
     "local_flags": "SELECT node, doc, subscribed, bookmarked, read, blocked, note "
                    "FROM local_flags ORDER BY node, doc",
+    "mod_events": "SELECT id, forum, author, seq, timestamp, action, target, reason, since, until, counted "
+                  "FROM mod_events ORDER BY id",
+    "mod_ignored": "SELECT node, forum, moderator FROM mod_ignored ORDER BY node, forum, moderator",
     "dir_nodes": "SELECT doc, directory, prefix FROM dir_nodes ORDER BY doc",
     "doc_fts": "SELECT d.id, f.title, f.body FROM doc_fts f JOIN docs d ON d.rid = f.rowid "
                "ORDER BY d.id",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..eventlog.store import SQLiteStore
-from . import projector
+from . import local, moderation, projector
 from .batch import Batch, execute_in, select_in
 from .errors import NotADocument
 
@@ -65,6 +65,8 @@ class ThreadEntry:
     replies: int = 0
     link: str | None = None
     direction: str | None = None
+    #: hidden by moderation or by the reader's own block: who and why (None: shown)
+    hidden: dict[str, Any] | None = None
     children: list[ThreadEntry] = field(default_factory=list)
 
     def walk(self) -> Iterator[tuple[int, ThreadEntry, ThreadEntry | None]]:
@@ -86,7 +88,7 @@ class ThreadEntry:
                 "id": entry.id, "parent": parent.id if parent else None, "depth": depth,
                 "status": entry.status, "author": entry.author, "title": entry.title,
                 "timestamp": entry.timestamp, "unread": entry.unread, "replies": entry.replies,
-                "link": entry.link, "direction": entry.direction,
+                "link": entry.link, "direction": entry.direction, "hidden": entry.hidden,
             })
         return {"root": self.id, "entries": entries}
 
@@ -124,7 +126,25 @@ def thread(store: SQLiteStore, root: str, *, node: str | None = None) -> ThreadE
         for edge in select_in(db, _LEVEL, [e.id for e in frontier], [node, node]):
             below[edge[0]].append(edge)
         frontier = _place(frontier, below, placed, marks)
+    _mark_hidden(store, top, node)
     return top
+
+
+def _mark_hidden(store: SQLiteStore, top: ThreadEntry, node: str | None) -> None:
+    """Set `hidden` on entries the forum's moderation (as `node` honours it) hides,
+    those of banned authors, and those of authors `node` blocked."""
+    forum = moderation.forums_of(store, [top.id])[top.id]
+    state = moderation.state(store, forum, node=node)
+    blocked = local.blocked(store, node) if node else set()
+    for _, entry, _ in top.walk():
+        if entry.author is None:
+            continue
+        if entry.author in blocked or entry.id in blocked:
+            entry.hidden = {"by": node, "reason": "blocked"}
+        elif state is not None:
+            verdict = state.hidden.get(entry.id) or state.ban_of(entry.author)
+            if verdict is not None:
+                entry.hidden = verdict.to_json()
 
 
 def _entry(row: tuple[Any, ...], marks: bool) -> ThreadEntry:
