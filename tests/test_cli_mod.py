@@ -116,3 +116,26 @@ def test_block_hides_an_author_for_this_node_only(sh: Shell, forum) -> None:  # 
 def test_evidence_lists_no_forks_on_an_honest_log(sh: Shell, forum) -> None:  # type: ignore[no-untyped-def]
     assert sh("--node", "reader", "evidence").output.strip() == "no forks seen"
     assert sh("--node", "reader", "evidence", "--json").output == ""
+
+
+def test_posting_policies_are_applied_when_posting(sh: Shell, forum, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cliqueclique.eventlog.work import leading_zero_bits
+
+    root, _ = forum
+    sh("--node", "owner", "mod", "policy", root[:10], "pow:10")
+    share(sh, root, tmp_path, "owner", "reader")
+    result = sh("--node", "reader", "post", "-s", "proven", "-b", "hi", "--parent", root[:10])
+    reply = result.stdout.strip()
+    assert leading_zero_bits(reply) >= 10 and "proof of work: 10 bits in" in result.stderr
+    assert "proof of work" not in sh("--node", "owner", "post", "-s", "mine", "-b", "x", "--parent",
+                                     root[:10]).stderr  # the owner needs none
+    sh("--node", "owner", "mod", "policy", root[:10], "members")
+    sh("--node", "owner", "mod", "ban", root[:10], "spammer", "--reason", "spam")
+    share(sh, root, tmp_path, "owner", "reader")
+    share(sh, root, tmp_path, "owner", "spammer")
+    sh.fails("--node", "reader", "post", "-s", "x", "-b", "y", "--parent", reply[:10], match="members only")
+    sh.fails("--node", "spammer", "post", "-s", "x", "-b", "y", "--parent", root[:10],
+             match="banned from forum")
+    sh("--node", "owner", "mod", "approve", root[:10], "reader")
+    share(sh, root, tmp_path, "owner", "reader")
+    sh("--node", "reader", "post", "-s", "member now", "-b", "hi", "--parent", reply[:10])

@@ -14,7 +14,7 @@ from ..eventlog.base import Status
 from ..eventlog.events import Action, Direction, Kind
 from ..eventlog.store import SQLiteStore
 from ..eventlog.transfer import export_thread, import_file
-from ..views import flags
+from ..views import flags, moderation
 from ..views.errors import BadQuery
 from .context import Context, pass_context, resolve_id, resolve_node_id
 from .group import cli
@@ -65,8 +65,18 @@ def post(ctx: Context, subject: str, body: str | None, body_file: Any, parent: s
     text = body if body is not None else body_file.read()
     with ctx.store() as (node, store):
         parent_id = resolve_id(store, parent) if parent else None
-        document, _ = node.author(store).post(subject, text, parent=parent_id)
+        bits = moderation.work_required(store, parent_id, node.id) if parent_id else 0
+        started = time.monotonic()
+        document, _ = node.author(store).post(subject, text, parent=parent_id, work=bits,
+                                              progress=_mining_progress if bits else None)
+    if bits:
+        click.echo(f"\rproof of work: {bits} bits in {time.monotonic() - started:.1f} s" + " " * 20,
+                   err=True)
     click.echo(document.id)
+
+
+def _mining_progress(tries: int, seconds: float) -> None:
+    click.echo(f"\rmining proof of work: {tries:,} tries, {seconds:.1f} s", err=True, nl=False)
 
 
 @cli.command()

@@ -269,7 +269,10 @@ def _check_body(kind: Kind, raw: bytes, event_id: str, author: str, network: str
             return match.group(1)
     body = _parse_canonical(raw, event_id, "body")
     if kind is Kind.DOCUMENT:
-        _check_fields(body, event_id, {"subject", "text", "content_type"}, {"editors", "properties"})
+        _check_fields(body, event_id, {"subject", "text", "content_type"}, {"editors", "properties", "nonce"})
+        nonce = body.get("nonce", 0)
+        _require(type(nonce) is int and 0 <= nonce <= MAX_INTEGER, event_id,
+                 "nonce (proof of work) must be a non-negative integer")
         _require(isinstance(body["subject"], str) and 0 < len(body["subject"]) <= MAX_SUBJECT,
                  event_id, f"subject must be 1-{MAX_SUBJECT} characters")
         _require(isinstance(body["text"], str), event_id, "text must be a string")

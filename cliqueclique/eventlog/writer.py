@@ -23,6 +23,7 @@ from .base import EventStore
 from .codec import canonical_json, sign_event
 from .events import Action, Direction, Event, Kind, ModAction
 from .keys import node_id
+from .work import document_body, mine_nonce
 
 DEFAULT_CONTENT_TYPE = "text/markdown"
 
@@ -54,20 +55,20 @@ class BatchSigner:
             head = self.store.head(self.id, network)
         return head
 
-    def sign(self, kind: Kind, network: str | None, body: bytes) -> Event:
+    def sign(self, kind: Kind, network: str | None, body: bytes, timestamp: int | None = None) -> Event:
         """Sign the next event of this author's chain in `network` (not appended)."""
         head = None if kind is Kind.DOCUMENT else self._head(network or "")
         event = sign_event(
             self.key, kind, network=network,
             seq=1 if head is None else head[0] + 1,
             prev=None if head is None else head[1],
-            timestamp=self.clock(), body=body,
+            timestamp=self.clock() if timestamp is None else timestamp, body=body,
         )
         self._heads[event.network] = (event.seq, event.id)
         return event
 
-    def _emit(self, kind: Kind, network: str | None, body: bytes) -> Event:
-        return self.sign(kind, network, body)
+    def _emit(self, kind: Kind, network: str | None, body: bytes, timestamp: int | None = None) -> Event:
+        return self.sign(kind, network, body, timestamp)
 
     def document(
         self,
@@ -77,12 +78,16 @@ class BatchSigner:
         content_type: str = DEFAULT_CONTENT_TYPE,
         editors: Sequence[str] = (),
         properties: Mapping[str, str] | None = None,
+        work: int = 0,
+        progress: Callable[[int, float], None] | None = None,
     ) -> Event:
-        body: dict[str, object] = {"subject": subject, "text": text, "content_type": content_type}
-        if editors:
-            body["editors"] = sorted(set(editors))
-        if properties:
-            body["properties"] = dict(properties)
+        """A new document; `work` > 0 mines a nonce so its id has that many
+        leading zero bits (proof of work, see `work.py`)."""
+        body = document_body(subject, text, content_type, editors, properties)
+        if work:
+            timestamp = self.clock()
+            body["nonce"] = mine_nonce(self.id, body, timestamp, work, progress)
+            return self._emit(Kind.DOCUMENT, None, canonical_json(body), timestamp)
         return self._emit(Kind.DOCUMENT, None, canonical_json(body))
 
     def link(self, parent: str, child: str, direction: Direction = Direction.NATURAL) -> Event:
@@ -157,8 +162,8 @@ class Author(BatchSigner):
     def _head(self, network: str) -> tuple[int, str] | None:
         return self.store.head(self.id, network)  # the log, always: others may have appended
 
-    def _emit(self, kind: Kind, network: str | None, body: bytes) -> Event:
-        event = self.sign(kind, network, body)
+    def _emit(self, kind: Kind, network: str | None, body: bytes, timestamp: int | None = None) -> Event:
+        event = self.sign(kind, network, body, timestamp)
         self.store.append(event)
         self.appended.append(event)
         return event

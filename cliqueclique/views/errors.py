@@ -51,3 +51,7 @@ class NotAModerator(ViewError):
 
 class BadModeration(ViewError):
     """A moderation request is malformed (a bad policy, a target of the wrong sort, nothing to change)."""
+
+
+class NotAMember(ViewError):
+    """The forum's policy does not let this author post (members only, or banned)."""

@@ -41,7 +41,7 @@ from ..eventlog.store import SQLiteStore
 from ..eventlog.writer import Author
 from . import projector
 from .batch import Batch, select_in
-from .errors import BadModeration, NotADocument, NotAModerator
+from .errors import BadModeration, NotADocument, NotAMember, NotAModerator
 
 
 @dataclass(frozen=True)
@@ -309,3 +309,24 @@ def set_ignored(author: Author, store: SQLiteStore, forum: str, moderator: str, 
     if state(store, forum) is None:
         raise NotADocument(f"no document {forum} in this node's log")
     return author.subscription(forum, Action.IGNORE if ignore else Action.HEED, moderator=moderator)
+
+
+def work_required(store: SQLiteStore, parent: str, author: str) -> int:
+    """Bits of proof of work a reply below `parent` by `author` must carry (0: none),
+    per the policy of the forum `parent` belongs to.
+
+    Raises:
+        NotAMember: the forum is members-only, or the author is banned from it.
+    """
+    forum = forums_of(store, [parent])[parent]
+    current = state(store, forum, node=author)
+    if current is None or current.may_moderate(author) or author in current.members:
+        return 0
+    ban = current.ban_of(author)
+    if ban is not None:
+        because = f": {ban.reason}" if ban.reason else ""
+        raise NotAMember(f"you are banned from forum {forum[:16]} by {ban.by[:16]}{because}")
+    if current.policy == "members":
+        raise NotAMember(f"forum {forum[:16]} is for members only; ask its moderators to approve you")
+    parsed = parse_policy(current.policy)
+    return parsed[1] if parsed and parsed[0] == "pow" else 0
