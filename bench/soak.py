@@ -32,42 +32,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlite_utils
-from nacl.signing import SigningKey
 
-from cliqueclique.eventlog import Action, Kind, canonical_json, sign_event
+from cliqueclique.eventlog import Kind
 from cliqueclique.home import Home
-from cliqueclique.views import BatchSigner
 from cliqueclique.views.schema import dump
-from tests.node.harness import Serve, cli
+from tests.node.harness import Serve, cli, make_forum
+from tests.node.harness import seed_node as seed_peer
 
-AUTHORS = 20
 CATCH_UP_DEADLINE = 900.0  # seconds the final catch-up may take
 POLL_SECONDS = 0.5  # how often the final catch-up checks the victim's log
-
-
-def make_forum(count: int) -> tuple[str, list[bytes]]:
-    signers = [BatchSigner(SigningKey(bytes([i + 1]) * 32), clock=lambda: 1_700_000_000_000)
-               for i in range(AUTHORS)]
-    root = signers[0].document("the big forum", "welcome")
-    wires, i = [root.wire], 0
-    while len(wires) + 2 <= count:
-        signer = signers[i % AUTHORS]
-        reply = signer.document(f"reply {i}", f"comment number {i} " * 4)
-        wires += [reply.wire, signer.link(root.id, reply.id).wire]
-        i += 1
-    return root.id, wires
-
-
-def seed_peer(home: Path, name: str, forum: str, wires: list[bytes]) -> None:
-    node = Home(home).create_node(name)
-    store = node.open_store()
-    for i in range(0, len(wires), 5000):
-        store.append_many(wires[i : i + 5000])
-    key = node.key()
-    body = canonical_json({"document": forum, "action": Action.SUBSCRIBE.value})
-    store.append(sign_event(key, Kind.SUBSCRIPTION, network=node.id, seq=1, prev=None,
-                            timestamp=0, body=body))
-    store.close()
 
 
 def log_path(home: Path) -> Path:

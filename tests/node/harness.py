@@ -159,3 +159,72 @@ class Serve:
 
 def env_without_home() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "CLIQUECLIQUE_HOME"}
+
+
+# ---------------------------------------------------------------- big forums, built fast
+
+FORUM_AUTHORS = 20
+
+
+def make_forum(count: int) -> tuple[str, list[bytes]]:
+    """A forum of about `count` events (a root, then replies and their links by
+    FORUM_AUTHORS authors), as wire bytes in log order."""
+    from nacl.signing import SigningKey
+
+    from cliqueclique.views import BatchSigner
+
+    signers = [BatchSigner(SigningKey(bytes([i + 1]) * 32), clock=lambda: 1_700_000_000_000)
+               for i in range(FORUM_AUTHORS)]
+    root = signers[0].document("the big forum", "welcome")
+    wires, i = [root.wire], 0
+    while len(wires) + 2 <= count:
+        signer = signers[i % FORUM_AUTHORS]
+        reply = signer.document(f"reply {i}", f"comment number {i} " * 4)
+        wires += [reply.wire, signer.link(root.id, reply.id).wire]
+        i += 1
+    return root.id, wires
+
+
+def seed_node(home: Path, name: str, forum: str, wires: list[bytes]) -> None:
+    """Create node `name` in `home` holding `wires` and subscribed to `forum`
+    (written straight into its log, before any `serve`)."""
+    from cliqueclique.eventlog import Action, Kind, canonical_json, sign_event
+    from cliqueclique.home import Home
+
+    node = Home(home).create_node(name)
+    store = node.open_store()
+    for i in range(0, len(wires), 5000):
+        store.append_many(wires[i : i + 5000])
+    body = canonical_json({"document": forum, "action": Action.SUBSCRIBE.value})
+    store.append(sign_event(node.key(), Kind.SUBSCRIPTION, network=node.id, seq=1, prev=None,
+                            timestamp=0, body=body))
+    store.close()
+
+
+class Pair:
+    """A (the victim, serving a forum) and B (honest, joined to it)."""
+
+    def __init__(self, tmp_path: Path, events: int = 0) -> None:
+        self.a_home, self.b_home = tmp_path / "a", tmp_path / "b"
+        if events:
+            self.root, wires = make_forum(events)
+            seed_node(self.a_home, "a", self.root, wires)
+        else:
+            cli(self.a_home, "init")
+        cli(self.b_home, "init")
+        self.a = Serve(self.a_home)
+        self.b = Serve(self.b_home)
+        if not events:
+            self.root = cli(self.a_home, "post", "-s", "forum", "-b", "hi").stdout.strip()
+        cli(self.b_home, "join", "--timeout", "120", cli(self.a_home, "invite", self.root).stdout.strip())
+
+    def honest_post_arrives(self) -> float:
+        """A posts a reply; seconds until B holds it."""
+        started = time.monotonic()
+        reply = cli(self.a_home, "post", "-s", "re", "-b", "honest", "--parent", self.root).stdout.strip()
+        self.b.wait_for({reply})
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        self.a.stop()
+        self.b.stop()

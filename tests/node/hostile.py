@@ -21,6 +21,18 @@ Attacks:
   oversize-after-handshake
               an oversized frame header after a valid handshake, then the same
               key again: "reconnect refused" when the node banned it
+  far-future  joins honestly, then pushes a validly signed reply whose
+              timestamp is 10**17 ms (year 3 million), with its link
+  unsolicited UNSOLICITED_KEYS fresh keys, each sending up to UNSOLICITED_EACH
+              valid ~60 KiB documents the node does not hold, one per frame
+  orphans     joins honestly, then sends ORPHANS ~60 KiB edits of the forum
+              whose chain never starts (seq 2, 3, ...; seq 1 never comes)
+  empty-vectors
+              joins honestly, then sends EMPTY_VECTORS `Vector`s saying it holds
+              nothing, and reads for VECTOR_WINDOW s: "answer_bytes=N"
+  forged-batch
+              joins honestly, then one frame holding a valid reply and its link
+              and a forged reply (broken signature) and its link
 """
 
 from __future__ import annotations
@@ -34,8 +46,9 @@ from functools import partial
 import trio
 from nacl.signing import SigningKey
 
-from cliqueclique.eventlog import MemoryStore
-from cliqueclique.gossip.messages import Events, Suggest, encode_frames
+from cliqueclique.eventlog import Kind, MemoryStore, canonical_json, sign_event
+from cliqueclique.eventlog.codec import FORMAT_VERSION, digest, encode_wire
+from cliqueclique.gossip.messages import Events, Suggest, Vector, encode_frames
 from cliqueclique.gossip.node import GossipNode
 from cliqueclique.gossip.outputs import StoreEvents
 from cliqueclique.net import TcpTransport, parse_address, secure_connect
@@ -43,6 +56,13 @@ from cliqueclique.net.framing import MAX_PAYLOAD
 from cliqueclique.views import BatchSigner
 
 SUGGESTIONS = 1_000
+UNSOLICITED_KEYS = 6
+UNSOLICITED_EACH = int(os.environ.get("UNSOLICITED_EACH", "850"))  # 6 x 850 x 60 KiB: ~300 MB offered
+ORPHANS = int(os.environ.get("ORPHANS", "4096"))
+EMPTY_VECTORS = 20
+VECTOR_WINDOW = 3.0  # seconds the empty-vectors attacker reads answers for (a measurement)
+BIG_TEXT = "x" * (60 * 1024)
+FAR_FUTURE_MS = 10**17
 DIAL_WINDOW = 3.0  # seconds the suggest-flood listener counts dials for (a measurement, not a wait)
 FRESH_KEYS = int(os.environ.get("FRESH_KEYS", "300"))
 HANDSHAKE_FLOOD = 2_000
@@ -162,8 +182,103 @@ async def oversize_after_handshake(address: str, node_id: str, key: SigningKey) 
         return f"{ended} reconnect refused ({type(e).__name__})"
 
 
+def unchecked_document(key: SigningKey, subject: str, timestamp: int) -> tuple[str, bytes]:
+    """(id, wire) of a validly signed document the codec would refuse to build
+    (its timestamp, say): signed by hand, never decoded here."""
+    body = canonical_json({"content_type": "text/markdown", "subject": subject, "text": "from far away"})
+    header = canonical_json({"author": key.verify_key.encode().hex(), "body": digest(body), "kind": "document",
+                             "network": None, "prev": None, "seq": 1, "size": len(body), "ts": timestamp,
+                             "v": FORMAT_VERSION})
+    return digest(header), encode_wire(key.sign(header).signature, header, body)
+
+
+async def send_all(channel, messages: list) -> str | None:  # type: ignore[no-untyped-def,type-arg]
+    """Send `messages` in frames; how the link ended if the node cut it first."""
+    for frame in encode_frames(messages):
+        try:
+            await channel.send(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as e:
+            return f"cut off ({type(e).__name__})"
+    return None
+
+
+async def far_future(channel, node_id: str, doc: str, key: SigningKey) -> str:  # type: ignore[no-untyped-def]
+    await join_honestly(channel, node_id, doc, key)
+    reply_id, wire = unchecked_document(key, "from the year 3 million", FAR_FUTURE_MS)
+    link = BatchSigner(key, MemoryStore()).link(doc, reply_id)
+    ended = await send_all(channel, [Events(doc, ((0, wire), (0, link.wire)))])
+    return ended or await until_closed(channel)
+
+
+async def unsolicited(address: str, node_id: str) -> str:
+    sent = 0
+    outcomes = []
+    for _ in range(UNSOLICITED_KEYS):
+        key = SigningKey.generate()
+        channel = await connect(address, node_id, key)
+        signer = BatchSigner(key, MemoryStore())
+        for i in range(UNSOLICITED_EACH):
+            event = signer.document(f"unsolicited {i}", BIG_TEXT)
+            ended = await send_all(channel, [Events(event.id, ((0, event.wire),))])
+            if ended:
+                outcomes.append("cut")
+                break
+            sent += 1
+        else:
+            outcomes.append(await until_closed(channel))
+    return f"{'closed' if all(o != 'open' for o in outcomes) else 'open'} sent={sent} " + ",".join(outcomes)
+
+
+async def orphans(channel, node_id: str, doc: str, key: SigningKey) -> str:  # type: ignore[no-untyped-def]
+    await join_honestly(channel, node_id, doc, key)
+    prev = None
+    for seq in range(2, ORPHANS + 2):  # seq 1 never comes
+        event = sign_event(key, Kind.EDIT, network=doc, seq=seq, prev=prev or "ab" * 32,
+                           timestamp=1_700_000_000_000, body=BIG_TEXT.encode() + seq.to_bytes(4, "big"))
+        prev = event.id
+        ended = await send_all(channel, [Events(doc, ((0, event.wire),))])
+        if ended:
+            return f"{ended} after {seq - 2} orphans"
+    return await until_closed(channel)
+
+
+async def empty_vectors(channel, node_id: str, doc: str, key: SigningKey) -> str:  # type: ignore[no-untyped-def]
+    await join_honestly(channel, node_id, doc, key)
+    empty = Vector(doc, "0" * 64, "f" * 64, ())
+    ended = await send_all(channel, [empty] * EMPTY_VECTORS)
+    if ended:
+        return ended
+    received = 0
+    with trio.move_on_after(VECTOR_WINDOW):  # a measurement window: what the node answers in it
+        try:
+            async for frame in channel:
+                received += len(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.EndOfChannel):
+            pass
+    return f"answered answer_bytes={received}"
+
+
+async def forged_batch(channel, node_id: str, doc: str, key: SigningKey) -> str:  # type: ignore[no-untyped-def]
+    await join_honestly(channel, node_id, doc, key)
+    signer = BatchSigner(key, MemoryStore())
+    good = signer.document("a valid reply", "hello")
+    bad = signer.document("a forged reply", "nobody signed this")
+    forged = bytearray(bad.wire)
+    forged[3] ^= 0xFF  # inside the signature: decodes, fails verification
+    items = ((0, good.wire), (0, signer.link(doc, good.id).wire), (0, bytes(forged)),
+             (0, signer.link(doc, bad.id).wire))
+    ended = await send_all(channel, [Events(doc, items)])
+    return (ended or await until_closed(channel)) + f" good={good.id} forged={bad.id}"
+
+
 async def main(address: str, node_id: str, doc: str, attack: str) -> str:
     key = SigningKey.generate()
+    if attack == "unsolicited":
+        return await unsolicited(address, node_id)
+    joined = {"far-future": far_future, "orphans": orphans, "empty-vectors": empty_vectors,
+              "forged-batch": forged_batch}
+    if attack in joined:
+        return await joined[attack](await connect(address, node_id, key), node_id, doc, key)
     if attack == "suggest-flood":
         return await suggest_flood(address, node_id, doc, key)
     if attack == "fresh-keys":

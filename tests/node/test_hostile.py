@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .harness import ROOT, Serve, cli, log_ids
+from .conftest import run_attack
+from .harness import Serve, cli, log_ids
 
 pytestmark = pytest.mark.slow
 ATTACKS = os.environ.get("ATTACKS", "impostor oversize garbage forged flood").split()
-
-
-def attack(address: str, node_id: str, doc: str, kind: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "tests.node.hostile", address, node_id, doc, kind],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 def test_hostile_peer_is_cut_off_and_honest_nodes_converge(tmp_path: Path) -> None:
@@ -32,7 +24,7 @@ def test_hostile_peer_is_cut_off_and_honest_nodes_converge(tmp_path: Path) -> No
         root = cli(a_home, "post", "-s", "forum", "-b", "hi").stdout.strip()
         cli(b_home, "join", cli(a_home, "invite", root).stdout.strip())
         b.wait_for({root})
-        outcomes = {kind: attack(a.address, a.node_id, root, kind) for kind in ATTACKS}
+        outcomes = {kind: run_attack(a.address, a.node_id, root, kind) for kind in ATTACKS}
         for kind, outcome in outcomes.items():
             assert outcome.startswith(f"done {kind} closed") or "cut off" in outcome, outcome
         # The honest pair still replicates both ways.

@@ -7,35 +7,14 @@ prints the victim's CPU seconds and RSS around the attack (run with `-s`).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
+from .conftest import Hostile, run_attack
 from .harness import Serve, cli
-from .test_hostile import attack
 
 pytestmark = pytest.mark.slow
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def usage(pid: int) -> tuple[float, int]:
-    """(CPU seconds, RSS in KiB) of process `pid`, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-               if line.startswith("VmRSS:"))
-    return cpu, rss
-
-
-def measured(serve: Serve, *args: str) -> str:
-    cpu0, rss0 = usage(serve.proc.pid)
-    outcome = attack(serve.address, serve.node_id, *args)
-    cpu1, rss1 = usage(serve.proc.pid)
-    print(f"\n{args[-1]}: victim CPU {cpu1 - cpu0:.2f} s, RSS {rss0} -> {rss1} KiB; {outcome}")
-    return outcome
-
-
 def peer_rows(home: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in cli(home, "peers", "--json").stdout.splitlines()]
 
@@ -52,9 +31,9 @@ def forum(tmp_path: Path):  # type: ignore[no-untyped-def]
         serve.stop()
 
 
-def test_a_suggest_flood_costs_the_sender_and_dials_little(forum) -> None:  # type: ignore[no-untyped-def]
+def test_a_suggest_flood_costs_the_sender_and_dials_little(forum, hostile: Hostile) -> None:  # type: ignore[no-untyped-def]
     home, serve, root = forum
-    outcome = measured(serve, root, "suggest-flood")
+    outcome = hostile(serve, root, "suggest-flood").outcome
     assert outcome.startswith("done suggest-flood closed"), outcome  # the sender is cut off
     assert int(outcome.rsplit("dials=", 1)[1]) <= 3, outcome  # one address: dialled with back-off
     rows = peer_rows(home)
@@ -62,16 +41,16 @@ def test_a_suggest_flood_costs_the_sender_and_dials_little(forum) -> None:  # ty
     assert all(row["state"] == "banned" for row in rows), rows
 
 
-def test_fresh_keys_leave_no_peer_rows(forum) -> None:  # type: ignore[no-untyped-def]
+def test_fresh_keys_leave_no_peer_rows(forum, hostile: Hostile) -> None:  # type: ignore[no-untyped-def]
     home, serve, root = forum
-    outcome = measured(serve, root, "fresh-keys")
+    outcome = hostile(serve, root, "fresh-keys").outcome
     assert outcome.startswith("done fresh-keys closed"), outcome
     assert peer_rows(home) == []  # peers that never shared a document are not kept
 
 
-def test_a_handshake_flood_writes_few_log_lines(forum) -> None:  # type: ignore[no-untyped-def]
+def test_a_handshake_flood_writes_few_log_lines(forum, hostile: Hostile) -> None:  # type: ignore[no-untyped-def]
     _, serve, root = forum
-    outcome = measured(serve, root, "handshake-flood")
+    outcome = hostile(serve, root, "handshake-flood").outcome
     assert outcome == "done handshake-flood closed", outcome
     serve.stop()  # every line it wrote is read once it has exited
     lines = [line for line in serve.stderr if "handshake" in line]
@@ -81,7 +60,7 @@ def test_a_handshake_flood_writes_few_log_lines(forum) -> None:  # type: ignore[
 
 def test_an_oversized_frame_after_the_handshake_bans_the_key(forum) -> None:  # type: ignore[no-untyped-def]
     home, serve, root = forum
-    outcome = attack(serve.address, serve.node_id, root, "oversize-after-handshake")
+    outcome = run_attack(serve.address, serve.node_id, root, "oversize-after-handshake")
     assert "reconnect refused" in outcome, (outcome, serve.stderr[-10:])
     banned = [row for row in peer_rows(home) if row["state"] == "banned"]
     assert len(banned) == 1 and "frame" in str(banned[0]["ban_reason"]), banned
