@@ -6,7 +6,11 @@ its own key, the real protocol), and prints one JSON line: the victim's CPU
 seconds and RSS before and after, the attack's outcome, and the delay of an
 honest post from A to B made right after it.
 
-    python bench/attacks.py [--only far-future,empty-vectors,...]
+    python bench/attacks.py [--only far-future,empty-vectors,...] [--victim-tree PATH]
+
+`--victim-tree` runs both honest nodes from another checkout (say, the code
+before the fixes: `git worktree add /tmp/before f5b84c0`); the attacker
+always runs from this one.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.node.conftest import run_attack, usage  # noqa: E402
-from tests.node.harness import Pair  # noqa: E402
+from tests.node.harness import ROOT, Pair  # noqa: E402
 
 #: scenario -> (attack, forum events, environment for the attacker)
 SCENARIOS: dict[str, tuple[str, int, dict[str, str]]] = {
@@ -37,9 +41,9 @@ SCENARIOS: dict[str, tuple[str, int, dict[str, str]]] = {
 }
 
 
-def scenario(name: str, work: Path) -> dict[str, object]:
+def scenario(name: str, work: Path, tree: Path) -> dict[str, object]:
     attack, events, env = SCENARIOS[name]
-    pair = Pair(work, events=events)
+    pair = Pair(work, events=events, tree=tree)
     try:
         cpu0, rss0 = usage(pair.a.proc.pid)
         outcome = run_attack(pair.a.address, pair.a.node_id, pair.root, attack, env)
@@ -55,6 +59,7 @@ def scenario(name: str, work: Path) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument("--victim-tree", type=Path, default=ROOT, help="source tree the victim runs")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
     unknown = set(names) - set(SCENARIOS)
@@ -62,7 +67,11 @@ def main() -> None:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     for name in names:
         with tempfile.TemporaryDirectory(prefix="cq-attack-") as tmp:
-            print(json.dumps(scenario(name, Path(tmp))), flush=True)
+            try:
+                line = scenario(name, Path(tmp), args.victim_tree.resolve())
+            except AssertionError as e:  # e.g. the old code never lets the honest post through
+                line = {"attack": name, "failed": str(e)[:300]}
+            print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 90.0  # seconds any single wait may take before the test fails
 
 
-def cli(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(home: Path, *args: str, check: bool = True, tree: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run the CLI (of the source tree `tree`: another checkout runs older code)."""
     result = subprocess.run(
         [sys.executable, "-m", "cliqueclique", "--home", str(home), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE,
+        cwd=tree, capture_output=True, text=True, timeout=DEADLINE,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"cliqueclique {' '.join(args)} failed: {result.stdout}{result.stderr}")
@@ -40,16 +41,18 @@ class Serve:
     """`cliqueclique serve --events` in a child process.
 
     `prefix` goes before the command (e.g. `nsenter ...` to run it inside a test
-    network's namespace); `sam` (HOST:PORT) turns I2P on through that bridge.
+    network's namespace); `sam` (HOST:PORT) turns I2P on through that bridge;
+    `tree` is the source tree to run (another checkout runs older code).
     """
 
-    def __init__(self, home: Path, *extra: str, prefix: Sequence[str] = (), sam: str | None = None) -> None:
+    def __init__(self, home: Path, *extra: str, prefix: Sequence[str] = (), sam: str | None = None,
+                 tree: Path = ROOT) -> None:
         self.home = home
         i2p = ["--i2p", "--sam", sam] if sam else ["--no-i2p"]
         self.proc = subprocess.Popen(
             [*prefix, sys.executable, "-m", "cliqueclique", "--home", str(home), "serve", *i2p, "--events",
              "--listen", "127.0.0.1:0", *extra],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: set[str] = set()
@@ -204,24 +207,26 @@ def seed_node(home: Path, name: str, forum: str, wires: list[bytes]) -> None:
 class Pair:
     """A (the victim, serving a forum) and B (honest, joined to it)."""
 
-    def __init__(self, tmp_path: Path, events: int = 0) -> None:
-        self.a_home, self.b_home = tmp_path / "a", tmp_path / "b"
+    def __init__(self, tmp_path: Path, events: int = 0, tree: Path = ROOT) -> None:
+        self.a_home, self.b_home, self.tree = tmp_path / "a", tmp_path / "b", tree
         if events:
             self.root, wires = make_forum(events)
             seed_node(self.a_home, "a", self.root, wires)
         else:
-            cli(self.a_home, "init")
-        cli(self.b_home, "init")
-        self.a = Serve(self.a_home)
-        self.b = Serve(self.b_home)
+            cli(self.a_home, "init", tree=tree)
+        cli(self.b_home, "init", tree=tree)
+        self.a = Serve(self.a_home, tree=tree)
+        self.b = Serve(self.b_home, tree=tree)
         if not events:
-            self.root = cli(self.a_home, "post", "-s", "forum", "-b", "hi").stdout.strip()
-        cli(self.b_home, "join", "--timeout", "120", cli(self.a_home, "invite", self.root).stdout.strip())
+            self.root = cli(self.a_home, "post", "-s", "forum", "-b", "hi", tree=tree).stdout.strip()
+        invite = cli(self.a_home, "invite", self.root, tree=tree).stdout.strip()
+        cli(self.b_home, "join", "--timeout", "120", invite, tree=tree)
 
     def honest_post_arrives(self) -> float:
         """A posts a reply; seconds until B holds it."""
         started = time.monotonic()
-        reply = cli(self.a_home, "post", "-s", "re", "-b", "honest", "--parent", self.root).stdout.strip()
+        reply = cli(self.a_home, "post", "-s", "re", "-b", "honest", "--parent", self.root,
+                    tree=self.tree).stdout.strip()
         self.b.wait_for({reply})
         return time.monotonic() - started
 
