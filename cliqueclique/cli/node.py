@@ -350,6 +350,13 @@ def _status_lines(status: dict[str, Any], document: str | None, store: Any) -> t
         lines.append(f"{doc[:16]} {subject[:30]:<30} {bar(progress['held'], progress['known'])}")
         for peer, p in sorted(progress["peers"].items()):
             lines.append(f"    peer {peer[:16]}  holds {p['held']}  we lack {p['we_lack']}  they lack {p['they_lack']}")
+    admission = status.get("admission") or {}
+    refused = admission.get("refused") or {}
+    if document is None and (refused or admission.get("held_back")):
+        why = ", ".join(f"{reason} {n}" for reason, n in sorted(refused.items()))
+        lines.append(f"kept out: {sum(refused.values())} events refused ({why or 'none'}), "
+                     f"{admission.get('held_back', 0)} posts held back by flood limits "
+                     f"({admission.get('held_now', 0)} waiting now)")
     return lines, syncing
 
 

@@ -210,11 +210,12 @@ def memory_report(node: GossipNode) -> dict[str, int]:
         "pending": sum(event_bytes(p.event) for p in node._pending.values()),
         "codec": node.codec.bytes,
         "deferred_vectors": node._reconciler.deferred.bytes,
-        "missing": ENTRY_BYTES * sum(len(p.missing) + len(p.graft_heap) for p in docs),
+        "missing": ENTRY_BYTES * sum(len(p.missing) + len(p.graft_heap) + len(p.claims) for p in docs),
         "recent": ENTRY_BYTES * sum(len(p.recent) + len(p.first_source) for p in docs),
         "link_heads": ENTRY_BYTES * sum(len(h) + 1 for p in docs for link in p.links.values()
                                         for h in link.heads.values()),
         "heads_cache": ENTRY_BYTES * sum(len(h) + 1 for h in node._heads.values()),
+        "admission": node._gate.state_bytes(),
         "per_peer": ENTRY_BYTES * (len(node._unsolicited) + len(node._misbehaviour) + len(node._pending_from)
                                    + node._reconciler.entries()),
     }

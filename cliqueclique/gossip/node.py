@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from ..errors import BatchRolledBack, ChainGap, InvalidEvent, MissingDependency
 from ..eventlog import Action, AppendResult, Event, EventStore, Kind, Status
 from . import reconcile
+from .admission import Gate
 from .errors import (
     AbsurdValue,
     InvalidPeerEvent,
@@ -85,6 +86,7 @@ from .outputs import (
     GossipConfig,
     PeerMisbehaved,
     Policy,
+    Refusal,
     StoreEvents,
 )
 from .protocol import DocState, DocumentProtocol
@@ -93,6 +95,7 @@ MAX_SERIAL = 2**62
 _NONE: frozenset[str] = frozenset()
 _LOW, _HIGH = "0" * 64, "f" * 64
 _NOT_BLAME = (MissingDependency, ChainGap, BatchRolledBack)
+_BLOCKED = Refusal("blocked")
 
 
 def _deletes_document(ev: Event) -> bool:
@@ -180,6 +183,7 @@ class GossipNode:
             c.orphan_peer_bytes, c.orphan_total_bytes, c.max_orphans)
         self._deleting: Counter[str] = Counter()  # documents whose deletion is on its way to the log
         self._reconciler = reconcile.Reconciler(self)
+        self._gate = Gate(self.codec)  # what the policy refuses or holds back (admission.py)
         self._pending_from: Counter[str] = Counter()  # peer -> its events on their way to the log
         self._heads: dict[str, dict[str, int]] = {}
         self._digest: dict[str, int] = {}
@@ -243,6 +247,7 @@ class GossipNode:
 
     def handle_timer(self, now: float) -> None:
         self._reconciler.handle_timer(now)
+        self._release_held(now)
         for doc_id, deadline in list(self._timers.items()):
             if deadline <= now and doc_id in self._docs:
                 doc = self._docs[doc_id]
@@ -253,9 +258,13 @@ class GossipNode:
     def publish(self, events: Iterable[Event], now: float) -> None:
         """Local events already appended to the log: apply and replicate them."""
         events = list(events)
+        changed = False
         for ev in events:
             if ev.kind is Kind.SUBSCRIPTION and ev.author == self.node_id:
-                self._apply_subscription(ev, now)
+                changed = self._apply_subscription(ev, now) or changed
+            changed = self.policy.learned(ev) or changed
+        if changed:
+            self._policy_changed()
         for ev in events:
             if ev.kind is not Kind.SUBSCRIPTION:
                 self._new_event(ev, None, 0, now)
@@ -305,6 +314,7 @@ class GossipNode:
         """The outcome of `StoreEvents` requests, one result per event."""
         outcomes = [(result, self._pending.pop(result.event_id, None)) for result in results
                     if result.event_id is not None]
+        changed = False
         accepted = [p.event for r, p in outcomes if p is not None and r.status is Status.ACCEPTED]
         # What the steps below look up per event, read for the whole batch at once.
         self._load_heads(ev.network for ev in accepted)
@@ -326,14 +336,18 @@ class GossipNode:
                     del self._deleting[ev.network]
             if result.status is Status.ACCEPTED:
                 self._new_event(ev, pending.peer, pending.hops, now, held)
+                changed = self.policy.learned(ev) or changed
             elif result.status is Status.REJECTED and not isinstance(result.error, _NOT_BLAME):
                 self._misbehaved(pending.peer, result.reason or "rejected event", pending.doc)
+        if changed:
+            self._policy_changed()
         self._store_orphans()
         self._reconciler.ask_for_more(self._pending_from)
         self._finish(now)
 
     def set_policy(self, policy: Policy, now: float) -> None:
         self.policy = policy
+        self._policy_changed()
         for doc in list(self._docs.values()):
             if doc.active and not self._allowed_doc(doc.doc):
                 doc.drop(now, "blocked")
@@ -358,8 +372,8 @@ class GossipNode:
 
     def get_timer(self) -> float | None:
         deadline = min(self._timers.values(), default=None)
-        deferred = self._reconciler.timer
-        return deferred if deferred is not None and (deadline is None or deferred < deadline) else deadline
+        return min((t for t in (deadline, self._reconciler.timer, self._gate.timer) if t is not None),
+                   default=None)
 
     def next_event(self) -> AppEvent | None:
         return self._app.popleft() if self._app else None
@@ -383,6 +397,13 @@ class GossipNode:
         """Approximate bytes, by kind, of what peers made this machine hold (each
         kind is bounded in bytes, see limits.py and `GossipConfig`)."""
         return memory_report(self)
+
+    def admission_report(self) -> dict[str, object]:
+        """What the policy kept out so far: refused events by reason, events held
+        back (flood budgets), held events let go for room, and held now."""
+        gate = self._gate
+        return {"refused": dict(gate.refused), "held_back": gate.held_back, "let_go": gate.let_go,
+                "held_now": gate.held_count}
 
     def state_bytes(self) -> int:
         """The total of `memory_report`."""
@@ -545,6 +566,7 @@ class GossipNode:
 
     def document_dropped(self, doc: str, reason: str) -> None:
         self.emit(DocumentDropped(doc, reason))
+        self._gate.drop_documents([doc])
         self._touch(self._docs[doc])
         for child in list(self._children.get(doc, ())):
             self._update_carried(child, 0.0)
@@ -748,8 +770,6 @@ class GossipNode:
         children = self._children.get(doc, _NONE)
         batch_children: set[str] | None = None
         wanted: list[tuple[int, Event]] = []
-        policy = self.policy
-        open_policy = type(policy) is Policy and not self._blocked_docs
         for hops, ev in items:
             net = ev.network
             if net != doc:
@@ -758,16 +778,51 @@ class GossipNode:
                                       if e.kind is Kind.LINK and e.network == doc}
                 if not proto.subscribed or (net not in children and net not in batch_children):
                     continue  # stale: not (or no longer) in our scope
-            if open_policy or (policy.allows_author(ev.author) and self._allowed_doc(net)):
-                wanted.append((hops, ev))
+            wanted.append((hops, ev))
+        if type(self.policy) is not Policy or self._blocked_docs:
+            wanted = self._gate.admit(self._admit, peer, doc, wanted, now)
+        self._take_events(peer, proto, wanted, now, released=False)
+
+    def _admit(self, ev: Event, doc: str, now: float) -> Refusal | None:
+        if ev.author in self._blocked_docs or ev.network in self._blocked_docs:
+            return _BLOCKED
+        return self.policy.admit(ev, doc, now)
+
+    def _release_held(self, now: float) -> None:
+        """Offer held-back events whose time has come to the policy again."""
+        for peer, doc, items in self._gate.due(now):
+            proto = self._docs.get(doc)
+            if proto is None or not proto.active:
+                continue
+            self._take_events(peer, proto, self._gate.admit(self._admit, peer, doc, items, now), now,
+                              released=True)
+
+    def _policy_changed(self) -> None:
+        """What the policy refuses changed: ask the peers of every document whose
+        events it refused for what we lack (the refused events, if now allowed)."""
+        for doc in self._gate.forget_refusals():
+            proto = self._docs.get(doc)
+            if proto is None or not proto.active:
+                continue
+            for peer, link in proto.links.items():
+                if link.live:
+                    self.send_vector(peer, proto)
+            self._touch(proto)
+
+    def _take_events(self, peer: str, proto: DocumentProtocol, wanted: list[tuple[int, Event]],
+                     now: float, released: bool) -> None:
+        """Store the admitted events of a message (`released`: events held back
+        from an earlier one, whose copies prove nothing about the link)."""
+        doc = proto.doc
+        link = proto.links.get(peer)
         held = self.store.present(ev.id for _, ev in wanted)  # one query for the message
         self._load_heads(ev.network for _, ev in wanted)  # and one for the chains' heads
         to_store: list[Event] = []
         gap = False
         pending_ids = self._pending
-        doc_heads = link.heads.get(doc)
-        if doc_heads is None:
-            doc_heads = link.heads[doc] = {}
+        doc_heads: dict[str, int] = {}
+        if link is not None:
+            doc_heads = link.heads.setdefault(doc, doc_heads)
         # Documents this message deletes: their purged header (and edits) may go in with it.
         deleted_here = {ev.network for _, ev in wanted if _deletes_document(ev)}
         for hops, ev in wanted:
@@ -776,7 +831,8 @@ class GossipNode:
             if net == doc and doc_heads.get(ev.author, 0) < ev.seq:
                 doc_heads[ev.author] = ev.seq
             if eid in pending_ids or eid in held:
-                proto.on_duplicate(peer, eid)
+                if not released:
+                    proto.on_duplicate(peer, eid)
                 continue
             expected = self._expected(ev.author, net)
             pending = _Pending(ev, doc, peer, hops)
@@ -998,7 +1054,8 @@ class GossipNode:
             proto.set_flags(subscribed, bookmarked)
         self._touch(proto)
 
-    def _apply_subscription(self, ev: Event, now: float) -> None:
+    def _apply_subscription(self, ev: Event, now: float) -> bool:
+        """Apply one of our own subscription events; True if it lifted a block."""
         body = ev.content()
         doc, action = body["document"], Action(body["action"])
         try:
@@ -1015,8 +1072,10 @@ class GossipNode:
                 self._set_flags(doc, False, False, now)
             elif action is Action.UNBLOCK:
                 self._blocked_docs.discard(doc)
+                return True
         except LocalProtocolError:
             pass  # a decision about a document we do not have: nothing to replicate
+        return False
 
     def _restore(self) -> None:
         """Rebuild local flags from our own subscription events (after a restart)."""

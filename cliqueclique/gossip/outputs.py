@@ -87,11 +87,20 @@ AppEvent = (StoreEvents | EventAccepted | CenterChanged | DocumentHeld | Documen
             | PeerMisbehaved | PeerSuggested)
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an event a peer sent is not stored now (no fault of the peer)."""
+
+    reason: str  # e.g. "blocked", "banned", "members", "pow", "flood"
+    until: float | None = None  # held back until then; None: refused
+
+
 class Policy:
-    """Which authors and documents to replicate. The default allows everything.
+    """Which authors, documents and events to replicate. The default allows everything.
 
     Subclass it, or use `BlockList`. Events refused by policy are dropped
-    silently (not stored, not forwarded); refused documents are not held.
+    silently (not stored, not forwarded, nobody blamed); refused documents are
+    not held. See admission.py for how refusals and holds apply to a message.
     """
 
     def allows_author(self, author: str) -> bool:
@@ -99,6 +108,16 @@ class Policy:
 
     def allows_document(self, doc: str) -> bool:
         return True
+
+    def admit(self, ev: Event, doc: str, now: float) -> Refusal | None:
+        """None to store `ev` (which came in the network of `doc`), else why not."""
+        if self.allows_author(ev.author) and self.allows_document(ev.network):
+            return None
+        return Refusal("blocked")
+
+    def learned(self, ev: Event) -> bool:
+        """`ev` is now in the log; True if that changes what `admit` answers."""
+        return False
 
 
 class BlockList(Policy):

@@ -109,7 +109,7 @@ hold yet waits among the orphans for it instead of being refused and blamed.
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, TypeVar
@@ -276,6 +276,11 @@ class DocumentProtocol:
         self.doc_digest = NO_DIGEST
         self.scope_digest = NO_DIGEST
         self.missing: dict[str, list[str]] = {}  # event id -> peers that announced it
+        # event id -> the peer whose announcement added it to `missing`, and how
+        # many each peer added: when the table is full, only a peer holding a
+        # large share of it is to blame, not an honest announcer arriving late.
+        self.claims: dict[str, str] = {}
+        self.claims_by: Counter[str] = Counter()
         self.graft_heap: list[tuple[float, str]] = []
         self.recent: OrderedDict[str, set[str]] = OrderedDict()  # event id -> peers that hold it
         self.first_source: dict[str, str] = {}  # event id -> the peer it first came from
@@ -473,7 +478,7 @@ class DocumentProtocol:
         """An event of this document's scope is now in the log: push it on."""
         if not self.active:
             return
-        self.missing.pop(event.id, None)
+        self._drop_missing(event.id)
         self.settle_at = now + self.cfg.settle_delay
         have = self._recent(event.id)
         if source is not None:
@@ -555,8 +560,11 @@ class DocumentProtocol:
             announcers = self.missing.get(event_id)
             if announcers is None:
                 if len(self.missing) >= self.cfg.max_missing:
-                    return False
+                    # Ignored either way; blamed only if this peer filled a quarter of it.
+                    return self.claims_by[peer] < self.cfg.max_missing // 4
                 self.missing[event_id] = [peer]
+                self.claims[event_id] = peer
+                self.claims_by[peer] += 1
                 heapq.heappush(self.graft_heap, (deadline, event_id))
             elif peer not in announcers:
                 announcers.append(peer)
@@ -578,6 +586,15 @@ class DocumentProtocol:
             self.missing[event_id] = []
             heapq.heappush(self.graft_heap, (now + self.cfg.graft_timeout, event_id))
         self.host.send(peer, Graft(self.doc, (event_id,)))
+
+    def _drop_missing(self, event_id: str) -> None:
+        if self.missing.pop(event_id, None) is None:
+            return
+        claimant = self.claims.pop(event_id, None)
+        if claimant is not None:
+            self.claims_by[claimant] -= 1
+            if self.claims_by[claimant] <= 0:
+                del self.claims_by[claimant]
 
     def _forget_announcer(self, peer: str) -> None:
         for announcers in self.missing.values():
@@ -695,12 +712,12 @@ class DocumentProtocol:
             if announcers is None:
                 continue
             if self.host.known_ids((event_id,)):
-                del self.missing[event_id]
+                self._drop_missing(event_id)
                 continue
             while announcers and not (announcers[0] in self.links and self.links[announcers[0]].live):
                 announcers.pop(0)
             if not announcers:
-                del self.missing[event_id]
+                self._drop_missing(event_id)
                 continue
             grafts.setdefault(announcers.pop(0), []).append(event_id)
             heapq.heappush(self.graft_heap, (now + self.cfg.graft_timeout, event_id))
@@ -851,6 +868,8 @@ class DocumentProtocol:
         self.serial += 1
         self.delete_serial = self.serial
         self.missing.clear()
+        self.claims.clear()
+        self.claims_by.clear()
         self.graft_heap.clear()
         self.lazy_at = self.settle_at = self.gc_at = None
         for peer, link in list(self.links.items()):

@@ -63,6 +63,7 @@ from ..views import flags, thread
 from .budget import Admission, BudgetConfig
 from .dialing import Dialing
 from .follow import follow_threads
+from .governance import FloodConfig, Governance
 from .health import WriteHealth
 from .i2p import start_i2p
 from .joins import JoinWatch
@@ -89,6 +90,7 @@ class NodeOptions:
     memory: MemoryNetwork | None = None  # tests: serve on an in-process network too
     gossip: GossipConfig | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    flood: FloodConfig = field(default_factory=FloodConfig)  # new posts per (author, forum)
     poll_interval: float = 0.2  # how often to look for events the CLI appended
     dial_interval: float = 0.5
     status_interval: float = 1.0
@@ -110,7 +112,8 @@ class Node(Links, Dialing):
         self.state = NodeState(local.log_path, on_write=self._written)
         self.writer = LogWriter(self.store)
         config = options.gossip or GossipConfig(codec=EventCodec(limit=CODEC_CACHE, verify=False))
-        self.gossip = GossipNode(self.id, self.reader, random.Random(os.urandom(16)), config)
+        self.gossip = GossipNode(self.id, self.reader, random.Random(os.urandom(16)), config,
+                                 policy=Governance(self.reader, self.id, options.flood))
         self.transports = Transports()
         self.addresses: list[Address] = []
         self.links: dict[str, _Link] = {}
@@ -440,6 +443,7 @@ class Node(Links, Dialing):
             "addresses": [str(a) for a in self.addresses], "started": self.started,
             "connected": sorted(self.links), "documents": documents,
             "joins": {doc: self.join_report(doc, progresses.get(doc)) for doc in self._joins},
+            "admission": self.gossip.admission_report(),
         }
 
 
