@@ -355,7 +355,7 @@ def _status_lines(status: dict[str, Any], document: str | None, store: Any) -> t
     if document is None and (refused or admission.get("held_back")):
         why = ", ".join(f"{reason} {n}" for reason, n in sorted(refused.items()))
         lines.append(f"kept out: {sum(refused.values())} events refused ({why or 'none'}), "
-                     f"{admission.get('held_back', 0)} posts held back by flood limits "
+                     f"{admission.get('held_back', 0)} events held back by flood limits "
                      f"({admission.get('held_now', 0)} waiting now)")
     return lines, syncing
 

@@ -13,7 +13,12 @@ forwarded, when
 
 and a post is held back (not refused) when its author has used up the flood
 budget for that forum (`FloodConfig`: 60 new posts a minute with bursts of
-100 by default): it is offered again once the budget refills. The owner and
+100 by default): it is offered again once the budget refills. Only new posts
+are charged, those dated within `fresh_seconds` (15 minutes) of this node's
+clock: older ones are history that a joining node fetches in bulk, and
+holding them back would make a join of a busy forum take hours. A flood
+backdated to slip past the budget lands in the thread's past, where a
+moderator's ban or the forum's policy still applies to it. The owner and
 the moderators are never refused nor held back, and moderation events always
 pass, so that a ban reaches everyone. Blocks by this node are the machine's
 own (its subscription events), applied before this.
@@ -24,7 +29,9 @@ cached; `learned` drops what a stored event changes.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..eventlog import Event, Kind
@@ -43,16 +50,20 @@ BANNED, MEMBERS_ONLY, UNPROVEN = Refusal("banned"), Refusal("members"), Refusal(
 
 @dataclass(frozen=True)
 class FloodConfig:
-    """New posts per (author, forum): `per_minute` on average, `burst` at once."""
+    """New posts per (author, forum): `per_minute` on average, `burst` at once;
+    a post dated more than `fresh_seconds` before now is history, not charged."""
 
     per_minute: float = 60.0
     burst: float = 100.0
+    fresh_seconds: float = 900.0
 
 
 class Governance(Policy):
-    def __init__(self, store: SQLiteStore, node: str, flood: FloodConfig | None = None) -> None:
+    def __init__(self, store: SQLiteStore, node: str, flood: FloodConfig | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.store, self.node = store, node
         self.flood = flood or FloodConfig()
+        self.wall_clock = wall_clock  # event timestamps are wall-clock milliseconds; `now` is monotonic
         self._forum_of: OrderedDict[str, str] = OrderedDict()
         self._states: OrderedDict[str, moderation.ModerationState | None] = OrderedDict()
         self._budgets: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
@@ -74,7 +85,7 @@ class Governance(Policy):
                 proof = ev.id if ev.kind is Kind.DOCUMENT else ev.ref
                 if policy[0] == "pow" and not has_work(proof or "", policy[1]):
                     return UNPROVEN
-            if ev.kind is Kind.LINK:
+            if ev.kind is Kind.LINK and ev.timestamp >= (self.wall_clock() - self.flood.fresh_seconds) * 1000:
                 return self._spend(ev.author, forum, now)
         return None
 
