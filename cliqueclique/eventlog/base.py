@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from ..errors import BatchRolledBack, DependencyRejected, Equivocation, InvalidEvent, PurgedContent
+from ..errors import BadPrev, BatchRolledBack, DependencyRejected, Equivocation, InvalidEvent, PurgedContent
 from .codec import decode_wire, verify_signature
 from .events import Event, Kind, StoredEvent
 from .signatures import VERIFY_CHUNK, BatchSignatures, SignatureCache
@@ -41,6 +41,8 @@ from .validation import check_authorisation, check_chain
 #: Accepted events are written in chunks of this size, so SQLite works while
 #: the helpers still verify later parts of the batch.
 WRITE_CHUNK = 512
+#: fork evidence kept (outside the log): a fork costs its author one signed event
+MAX_EVIDENCE = 10_000
 
 
 class Status(StrEnum):
@@ -208,6 +210,19 @@ class EventStore(ABC):
     def equivocations(self) -> list[tuple[str, bytes, str | None]]:
         """Evidence: (event id, wire bytes, id it conflicts with)."""
 
+    def forks(self) -> dict[tuple[str, str], int]:
+        """(author, network) -> the first seq where the evidence shows two events
+        signed by the author (`seq` for a second event at a held position,
+        `seq - 1` for one whose `prev` names an event we do not hold)."""
+        out: dict[tuple[str, str], int] = {}
+        for event_id, wire, _ in self.equivocations():
+            event = decode_wire(wire)
+            held = self.at(event.author, event.network, event.seq)
+            seq = event.seq if held is not None and held != event_id else event.seq - 1
+            key = (event.author, event.network)
+            out[key] = min(seq, out.get(key, seq))
+        return out
+
     # --- shared behaviour -------------------------------------------------------------
 
     def has(self, event_id: str) -> bool:
@@ -333,6 +348,13 @@ class EventStore(ABC):
             except Equivocation as e:
                 evidence.append((event, batch.at(event.author, event.network, event.seq)))
                 rejected[index] = e
+                continue
+            except BadPrev as e:
+                # Signed on top of an event we do not hold at seq - 1: the author
+                # forked there (a relay cannot forge `prev`), evidence like the above.
+                evidence.append((event, batch.at(event.author, event.network, event.seq - 1)))
+                rejected[index] = e
+                refused.add(event.id)
                 continue
             except InvalidEvent as e:
                 rejected[index] = e

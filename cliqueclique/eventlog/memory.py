@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from .base import EventStore
+from .base import MAX_EVIDENCE, EventStore
 from .events import Event, Kind, StoredEvent
 from .signatures import SignatureCache
 from .validation import PURGEABLE
@@ -136,4 +136,5 @@ class MemoryStore(EventStore):
                 self._log[index] = StoredEvent(stored.position, replace(e, body=None))
 
     def _record_equivocation(self, event: Event, existing: str | None) -> None:
-        self._evidence.setdefault(event.id, (event.wire, existing))
+        if len(self._evidence) < MAX_EVIDENCE:
+            self._evidence.setdefault(event.id, (event.wire, existing))

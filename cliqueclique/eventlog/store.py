@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from ..errors import StoreError
-from .base import EventStore
+from .base import MAX_EVIDENCE, EventStore
 from .events import Event, Kind, StoredEvent
 from .signatures import SignatureCache
 from .validation import PURGEABLE
@@ -341,6 +341,9 @@ class SQLiteStore(EventStore):
     def _record_equivocation(self, event: Event, existing: str | None) -> None:
         try:
             with self.db.atomic():
+                # Bounded: fresh keys can fork without end; the first forks are kept.
+                if self.db.execute("SELECT count(*) FROM equivocations").fetchone()[0] >= MAX_EVIDENCE:
+                    return
                 self.db.execute(
                     "INSERT OR IGNORE INTO equivocations (id, wire, conflicts_with, recorded_at) "
                     "VALUES (?,?,?,?)",

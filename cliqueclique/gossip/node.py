@@ -46,10 +46,11 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..errors import BatchRolledBack, ChainGap, InvalidEvent, MissingDependency
+from ..errors import BadPrev, BatchRolledBack, ChainGap, Equivocation, InvalidEvent, MissingDependency
 from ..eventlog import Action, AppendResult, Event, EventStore, Kind, Status
 from . import reconcile
 from .admission import Gate
+from .forks import Forks
 from .errors import (
     AbsurdValue,
     InvalidPeerEvent,
@@ -95,7 +96,8 @@ MAX_SERIAL = 2**62
 _NONE: frozenset[str] = frozenset()
 _LOW, _HIGH = "0" * 64, "f" * 64
 _NOT_BLAME = (MissingDependency, ChainGap, BatchRolledBack)
-_BLOCKED = Refusal("blocked")
+_FORKS = (Equivocation, BadPrev)  # the author's fault, whoever relayed it (forks.py)
+_BLOCKED, _FORKED = Refusal("blocked"), Refusal("forked")
 
 
 def _deletes_document(ev: Event) -> bool:
@@ -192,6 +194,7 @@ class GossipNode:
         self._indexed: set[str] = set()
         self._carried: set[str] = set()
         self._blocked_docs: set[str] = set()
+        self.forks = Forks(store)
         self._unsolicited: Counter[str] = Counter()
         self._misbehaviour: Counter[str] = Counter()
         self._touched: dict[str, DocumentProtocol] = {}
@@ -337,6 +340,8 @@ class GossipNode:
             if result.status is Status.ACCEPTED:
                 self._new_event(ev, pending.peer, pending.hops, now, held)
                 changed = self.policy.learned(ev) or changed
+            elif isinstance(result.error, _FORKS):
+                self._fork_found(ev, pending)
             elif result.status is Status.REJECTED and not isinstance(result.error, _NOT_BLAME):
                 self._misbehaved(pending.peer, result.reason or "rejected event", pending.doc)
         if changed:
@@ -605,7 +610,8 @@ class GossipNode:
         """Answer a graft: send the requested events we hold that belong to the scope."""
         scope = set(self.scope(proto))
         found = [ev for ev in (self.store.get(i) for i in ids) if ev is not None]
-        found = [ev for ev in found if ev.network in scope or ev.id in self._children.get(proto.doc, ())]
+        found = [ev for ev in found if (ev.network in scope or ev.id in self._children.get(proto.doc, ()))
+                 and not self.forks.refuses(ev)]
         found.sort(key=lambda ev: (ev.kind is not Kind.DOCUMENT, ev.seq))
         if found:
             self.push(peer, proto, [(ev, 1) for ev in found])
@@ -779,14 +785,31 @@ class GossipNode:
                 if not proto.subscribed or (net not in children and net not in batch_children):
                     continue  # stale: not (or no longer) in our scope
             wanted.append((hops, ev))
-        if type(self.policy) is not Policy or self._blocked_docs:
+        if type(self.policy) is not Policy or self._blocked_docs or self.forks:
             wanted = self._gate.admit(self._admit, peer, doc, wanted, now)
         self._take_events(peer, proto, wanted, now, released=False)
 
     def _admit(self, ev: Event, doc: str, now: float) -> Refusal | None:
         if ev.author in self._blocked_docs or ev.network in self._blocked_docs:
             return _BLOCKED
+        if self.forks.refuses(ev):
+            return _FORKED
         return self.policy.admit(ev, doc, now)
+
+    def _fork_found(self, ev: Event, pending: _Pending) -> None:
+        """The log refused `ev` as a fork of its author's chain: blame the author
+        if it sent it itself (nobody else), and pass the evidence on (forks.py)."""
+        if pending.peer == ev.author:
+            self._misbehaved(pending.peer, f"forked its chain in {ev.network[:16]} at seq {ev.seq}",
+                             pending.doc)
+        evidence = self.forks.found(ev)
+        proto = self._docs.get(pending.doc)
+        if evidence is None or proto is None or not proto.active:
+            return
+        items = [(1, self.codec.wire(e)) for e in evidence]
+        for peer, link in proto.links.items():
+            if link.live:
+                self._send_events(peer, proto.doc, [items])
 
     def _release_held(self, now: float) -> None:
         """Offer held-back events whose time has come to the policy again."""
@@ -907,7 +930,10 @@ class GossipNode:
 
     def _with_children(self, events: list[Event]) -> list[list[tuple[int, bytes]]]:
         """Events to send, each child document in one group with the link naming
-        it (a receiver takes a child's network in only beside that link)."""
+        it (a receiver takes a child's network in only beside that link); no
+        event of a forked chain from the fork on."""
+        if self.forks:
+            events = [ev for ev in events if not self.forks.refuses(ev)]
         documents = {ev.id: ev for ev in events if ev.kind is Kind.DOCUMENT}
         named = {self.codec.link_child(ev) for ev in events if ev.kind is Kind.LINK} & documents.keys()
         placed: set[str] = set()

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..eventlog import Event
 from ..eventlog.store import SQLiteStore
 from . import local, moderation, projector
 from .batch import Batch, execute_in, select_in
@@ -136,15 +137,27 @@ def _mark_hidden(store: SQLiteStore, top: ThreadEntry, node: str | None) -> None
     forum = moderation.forums_of(store, [top.id])[top.id]
     state = moderation.state(store, forum, node=node)
     blocked = local.blocked(store, node) if node else set()
+    forks = store.forks()
     for _, entry, _ in top.walk():
         if entry.author is None:
             continue
-        if entry.author in blocked or entry.id in blocked:
+        if forks and entry.link is not None and _forked(store.get(entry.link), forks):
+            # The same everywhere: whichever twin a node holds, it hides it.
+            entry.hidden = {"by": entry.author, "reason": "forked: its author signed two versions"}
+        elif entry.author in blocked or entry.id in blocked:
             entry.hidden = {"by": node, "reason": "blocked"}
         elif state is not None:
             verdict = state.hidden.get(entry.id) or state.ban_of(entry.author)
             if verdict is not None:
                 entry.hidden = verdict.to_json()
+
+
+def _forked(link: Event | None, forks: dict[tuple[str, str], int]) -> bool:
+    """True for a link at or after the place where its author forked its chain."""
+    if link is None:
+        return False
+    seq = forks.get((link.author, link.network))
+    return seq is not None and link.seq >= seq
 
 
 def _entry(row: tuple[Any, ...], marks: bool) -> ThreadEntry:

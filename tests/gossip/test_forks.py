@@ -1,0 +1,89 @@
+"""A forking author (two signed events at one place in its chain) in the
+simulator: the fork is blamed on the author alone, the evidence reaches every
+holder, and the chain stops replicating from the fork on."""
+
+from __future__ import annotations
+
+import random
+
+from cliqueclique.eventlog import BatchSigner, Event, Kind
+from cliqueclique.gossip.messages import Events, pack_frames
+from cliqueclique.gossip.outputs import PeerMisbehaved
+from cliqueclique.gossip.sim import SimNetwork
+
+from .helpers import fast_config, join_all, random_topology, start_forum
+
+N = 9
+
+
+def forum(seed: int) -> tuple[SimNetwork, str]:
+    sim = SimNetwork(seed, config=fast_config)
+    random_topology(sim, N, random.Random(seed))
+    root = start_forum(sim)
+    join_all(sim, root, list(range(N)))
+    sim.run_until_quiet(1000)
+    return sim, root
+
+
+def twins(sim: SimNetwork, author: int, root: str) -> list[tuple[Event, Event, BatchSigner]]:
+    """Two different replies by `author`, each with its link at seq 1 of the
+    forum's network (and the signer that goes on from there)."""
+    out = []
+    for text in ("version for the east", "version for the west"):
+        signer = BatchSigner(sim.nodes[author].key)
+        doc = signer.document("twin", text)
+        out.append((doc, signer.link(root, doc.id), signer))
+    return out
+
+
+def send(sim: SimNetwork, src: int, dst: int, root: str, events: tuple[Event, ...]) -> None:
+    sim.connect(src, dst)
+    for frame, _ in pack_frames([Events(root, tuple((1, e.wire) for e in events))]):
+        sim.inject(src, dst, frame)
+
+
+def blamed(sim: SimNetwork) -> set[tuple[int, str]]:
+    return {(node.index, e.peer) for node in sim.nodes for e in node.app_events if isinstance(e, PeerMisbehaved)}
+
+
+def test_a_fork_is_the_authors_fault_and_every_holder_learns_it() -> None:
+    sim, root = forum(5)
+    forker = sim.nodes[N - 1]
+    (doc_a, link_a, later), (doc_b, link_b, _) = twins(sim, forker.index, root)
+    east, west = 1, 2
+    send(sim, forker.index, east, root, (doc_a, link_a))
+    send(sim, forker.index, west, root, (doc_b, link_b))
+    sim.run_until_quiet(sim.now + 1000)
+    honest = [n for n in sim.nodes if n is not forker]
+    for node in honest:
+        # each holds one twin (whichever reached it first) and knows of the other
+        held = {link_a.id, link_b.id} & {s.event.id for s in node.store.events(network=root, kind=Kind.LINK)}
+        assert len(held) == 1, node.index
+        assert node.store.forks() == {(forker.node_id, root): 1}, node.index
+        assert node.gossip.forks.refuses(link_a) and node.gossip.forks.refuses(link_b)  # type: ignore[union-attr]
+    honest_ids = {n.node_id for n in honest}
+    assert not {peer for _, peer in blamed(sim)} & honest_ids  # no honest relay blamed
+
+    # The forked chain goes no further: a later post on either twin is taken by nobody.
+    doc_c = later.document("after the fork", "more")
+    link_c = later.link(root, doc_c.id)
+    assert link_c.seq == 2 and link_c.prev == link_a.id
+    send(sim, forker.index, west, root, (doc_c, link_c))
+    good, _ = sim.post(3, "honest after the fork", "x", parent=root)
+    sim.run_until_quiet(sim.now + 1000)
+    for node in honest:
+        assert node.store.get(good.id) is not None
+        assert node.store.get(link_c.id) is None
+    assert not {peer for _, peer in blamed(sim)} & honest_ids
+
+
+def test_the_author_sending_its_own_fork_is_blamed() -> None:
+    sim, root = forum(8)
+    forker = sim.nodes[N - 1]
+    (doc_a, link_a, _), (doc_b, link_b, _) = twins(sim, forker.index, root)
+    send(sim, forker.index, 1, root, (doc_a, link_a))
+    sim.run_until_quiet(sim.now + 1000)
+    send(sim, forker.index, 1, root, (doc_b, link_b))  # the second twin, to a node holding the first
+    sim.run_until_quiet(sim.now + 1000)
+    assert (1, forker.node_id) in blamed(sim)
+    assert {peer for _, peer in blamed(sim)} == {forker.node_id}
