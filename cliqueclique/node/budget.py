@@ -4,11 +4,13 @@ A peer spends from a token bucket for every frame and every byte it sends
 us. A peer that overdraws (floods) or misbehaves (garbage, forged or invalid
 events, protocol violations) is disconnected and banned; each further
 offence doubles the ban, up to a cap, so a persistent attacker costs us
-almost nothing while an honest peer with a bug recovers.
+almost nothing while an honest peer with a bug recovers. The source it
+came from is banned too (`AddressBans`), within bounds.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 
@@ -90,3 +92,36 @@ class Admission:
             self.by_source[source] = left
         else:
             del self.by_source[source]
+
+
+#: sources (TCP hosts, I2P destinations) banned at once, and the longest such ban
+MAX_ADDRESS_BANS = 1_000
+ADDRESS_BAN_CAP = 600.0
+
+
+class AddressBans:
+    """Bans by where a banned peer came from, so that a fresh key from the same
+    place gains nothing. Many honest nodes can share a source (a NAT, one host),
+    so the harm an attacker can do to them is bounded: a source is banned at
+    most `ADDRESS_BAN_CAP` seconds at a time, at most `MAX_ADDRESS_BANS`
+    sources are (the oldest go), and a ban by source never keeps out a peer
+    this node keeps (one that shared a document and never misbehaved)."""
+
+    def __init__(self) -> None:
+        self._until: OrderedDict[str, float] = OrderedDict()
+
+    def ban(self, source: str, seconds: float, now: float) -> None:
+        self._until.pop(source, None)
+        self._until[source] = now + min(seconds, ADDRESS_BAN_CAP)
+        while len(self._until) > MAX_ADDRESS_BANS:
+            self._until.popitem(last=False)
+
+    def banned(self, source: str, now: float) -> bool:
+        until = self._until.get(source)
+        if until is not None and until <= now:
+            del self._until[source]
+            return False
+        return until is not None
+
+    def __len__(self) -> int:
+        return len(self._until)

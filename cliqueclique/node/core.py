@@ -60,7 +60,7 @@ from ..net import (
 )
 from ..nodestate import NodeState
 from ..views import flags, thread
-from .budget import Admission, BudgetConfig
+from .budget import AddressBans, Admission, BudgetConfig
 from .dialing import Dialing
 from .follow import follow_threads
 from .governance import FloodConfig, Governance
@@ -108,6 +108,7 @@ class Node(Links, Dialing):
         self.reader = local.open_store()  # the event loop's connection: reads only
         self.health = WriteHealth()  # a full disk: one line, writes refused, reads served
         self.admission = Admission(options.budget)  # handshakes in progress, per source
+        self.address_bans = AddressBans()  # sources of banned peers (links.py)
         self._incoming_links = 0
         self.state = NodeState(local.log_path, on_write=self._written)
         self.writer = LogWriter(self.store)

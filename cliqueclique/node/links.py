@@ -24,7 +24,7 @@ import trio
 from ..net import SamStream, SecureChannel, secure_accept, stream_source
 from ..net.errors import TruncatedFrame
 from ..net.loglimit import LimitedLog
-from .budget import Admission, PeerBudget, ban_duration
+from .budget import AddressBans, Admission, PeerBudget, ban_duration
 from .dialing import _LINK_ERRORS
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cliqueclique.node")
 #: connections refused for being too many are logged a few per source and minute
 refused_connections = LimitedLog(log, "connections refused as too many")
+refused_sources = LimitedLog(log, "links refused from a banned source")
 WRITER_BACKLOG = 5_000  # events waiting for the writer before we stop reading peers
 #: peers whose offence count we remember for escalating bans (the oldest go)
 MAX_OFFENDERS = 10_000
@@ -44,6 +45,7 @@ class _Link:
     peer: str
     channel: SecureChannel
     address: str
+    source: str  # where it connects from (a TCP host, an I2P destination): see AddressBans
     outbox: trio.MemorySendChannel[bytes]
     budget: PeerBudget
     stored: bool = False  # it has a row in the peer table
@@ -63,6 +65,7 @@ class Links:
     options: Any
     links: dict[str, _Link]
     admission: Admission
+    address_bans: AddressBans
     _incoming_links: int
     _offences: OrderedDict[str, int]
     _suggested: OrderedDict[str, tuple[str, str]]
@@ -99,11 +102,17 @@ class Links:
     async def _run_link(self, channel: SecureChannel, address: str, *, dialled: bool = False) -> None:
         peer = channel.peer_id
         known = self.state.peer(peer)
+        source = stream_source(channel.stream)
         if peer == self.id or peer in self.links or (known and known.banned(time.time())):
             await trio.aclose_forcefully(channel.stream)
             return
+        if self.address_bans.banned(source, time.time()) and not (
+                known is not None and known.kept and peer not in self._offences):
+            refused_sources.warning(source, "link from %s refused: its source %s is banned", peer[:16], source)
+            await trio.aclose_forcefully(channel.stream)
+            return
         outbox, queued = trio.open_memory_channel[bytes](math.inf)
-        link = _Link(peer, channel, address, outbox, PeerBudget(self.options.budget),
+        link = _Link(peer, channel, address, source, outbox, PeerBudget(self.options.budget),
                      stored=known is not None, kept=known is not None and known.kept)
         self.links[peer] = link
         # A peer that dialled us and never met us stays in memory only, until it
@@ -201,5 +210,7 @@ class Links:
                 del self._suggested[suggested]
         link = self.links.get(peer)
         if link is not None:
+            if not manual:
+                self.address_bans.ban(link.source, seconds, time.time())
             link.stored = True
             link.scope.cancel()

@@ -20,7 +20,8 @@ Attacks:
               HANDSHAKE_FLOOD connections sending a hello that cannot verify
   oversize-after-handshake
               an oversized frame header after a valid handshake, then the same
-              key again: "reconnect refused" when the node banned it
+              key again (a fresh one with AGAIN=fresh): "reconnect refused"
+              when the node banned it (its source)
   far-future  joins honestly, then pushes a validly signed reply whose
               timestamp is 10**17 ms (year 3 million), with its link
   unsolicited UNSOLICITED_KEYS fresh keys, each sending up to UNSOLICITED_EACH
@@ -51,7 +52,7 @@ from cliqueclique.eventlog.codec import FORMAT_VERSION, digest, encode_wire
 from cliqueclique.gossip.messages import Events, Suggest, Vector, encode_frames
 from cliqueclique.gossip.node import GossipNode
 from cliqueclique.gossip.outputs import StoreEvents
-from cliqueclique.net import TcpTransport, parse_address, secure_connect
+from cliqueclique.net import TcpAddress, parse_address, secure_connect
 from cliqueclique.net.framing import MAX_PAYLOAD
 from cliqueclique.views import BatchSigner
 
@@ -70,8 +71,19 @@ HANDSHAKE_FLOOD = 2_000
 BAD_HELLO = len(b"x" * 200).to_bytes(4, "big") + b"\x00" * 8 + b"x" * 200
 
 
+#: each attacker process comes from a host of its own (a loopback address of
+#: its own), as attackers do; SOURCE=127.0.0.1 shares the honest nodes' host
+SOURCE = os.environ.get("SOURCE") or f"127.{random.randrange(1, 255)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+async def open_stream(address: str) -> trio.SocketStream:
+    where = parse_address(address)
+    assert isinstance(where, TcpAddress)
+    return await trio.open_tcp_stream(where.host, where.port, local_address=SOURCE)
+
+
 async def connect(address: str, node_id: str, key: SigningKey):  # type: ignore[no-untyped-def]
-    stream = await TcpTransport().connect(parse_address(address))
+    stream = await open_stream(address)
     return await secure_connect(stream, key, node_id)
 
 
@@ -148,7 +160,7 @@ async def fresh_keys(address: str, node_id: str) -> str:
 async def handshake_flood(address: str) -> str:
     async def one() -> None:
         try:
-            stream = await TcpTransport().connect(parse_address(address))
+            stream = await open_stream(address)
             await stream.send_all(BAD_HELLO)
             with trio.fail_after(30):
                 while await stream.receive_some():
@@ -172,6 +184,8 @@ async def oversize_after_handshake(address: str, node_id: str, key: SigningKey) 
     channel = await connect(address, node_id, key)
     await channel.stream.send_all((MAX_PAYLOAD * 4).to_bytes(4, "big") + b"\x00" * 64)
     ended = await until_closed(channel)
+    if os.environ.get("AGAIN") == "fresh":
+        key = SigningKey.generate()
     try:
         again = await connect(address, node_id, key)
         with trio.fail_after(10):
@@ -293,7 +307,7 @@ async def main(address: str, node_id: str, doc: str, attack: str) -> str:
     if attack == "oversize-after-handshake":
         return await oversize_after_handshake(address, node_id, key)
     if attack == "impostor":
-        stream = await TcpTransport().connect(parse_address(address))
+        stream = await open_stream(address)
         # A hello that claims a random identity with a signature that cannot verify.
         await stream.send_all(BAD_HELLO)
         try:

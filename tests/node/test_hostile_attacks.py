@@ -80,6 +80,19 @@ def test_empty_vectors_get_bounded_answers_and_honest_posts_go_on(tmp_path: Path
         pair.stop()
 
 
+def test_a_fresh_key_from_a_banned_source_is_refused_and_a_kept_peer_there_is_not(
+        pair: Pair, hostile: Hostile) -> None:
+    done = hostile(pair.a, pair.root, "oversize-after-handshake", AGAIN="fresh", SOURCE="127.0.0.1")
+    assert "reconnect refused" in done.outcome, done.outcome  # same host, new key: the source is banned
+    assert len(banned(pair.a_home)) == 1  # by id only the first key
+    # B shares 127.0.0.1 with the attacker; A keeps B (it shares the forum), so B gets back in.
+    pair.b.stop()
+    pair.b = Serve(pair.b_home)
+    pair.honest_post_arrives()
+    refused = [line for line in pair.a.stderr if "banned" in line and "refused" in line]
+    assert refused and not [line for line in refused if pair.b.node_id[:16] in line], refused
+
+
 def test_a_forged_reply_in_a_batch_leaves_no_dangling_link(pair: Pair, hostile: Hostile) -> None:
     done = hostile(pair.a, pair.root, "forged-batch")
     good = done.outcome.split("good=")[1].split()[0]
