@@ -39,20 +39,21 @@ class Forks:
         seq = self._first.get((ev.author, ev.network))
         return seq is not None and ev.seq >= seq
 
-    def found(self, ev: Event) -> tuple[Event, Event] | None:
+    def found(self, ev: Event) -> tuple[int, tuple[Event, Event] | None] | None:
         """The log refused `ev` as a fork (a second event at a held seq, or a
-        `prev` that is not the held event at seq - 1). Returns the evidence to
-        pass on (the held event and `ev`), or None if the fork was known."""
+        `prev` that is not the held event at seq - 1). Returns None if the fork
+        was known, else the seq it forked at and the evidence to pass on (the
+        held event and `ev`; None if the held one is gone)."""
         held_id = self.store.at(ev.author, ev.network, ev.seq)
         seq = ev.seq if held_id is not None else ev.seq - 1
         if held_id is None:
             held_id = self.store.at(ev.author, ev.network, seq)
         known = self._first.get((ev.author, ev.network))
         self._remember((ev.author, ev.network), seq if known is None else min(known, seq))
-        held = self.store.get(held_id) if held_id is not None else None
-        if known is not None or held is None:
+        if known is not None:
             return None
-        return held, ev
+        held = self.store.get(held_id) if held_id is not None else None
+        return seq, (held, ev) if held is not None else None
 
     def _remember(self, key: tuple[str, str], seq: int) -> None:
         self._first[key] = seq

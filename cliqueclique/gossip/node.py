@@ -84,6 +84,7 @@ from .outputs import (
     DocumentHeld,
     EventAccepted,
     EventCodec,
+    ForkSeen,
     GossipConfig,
     PeerMisbehaved,
     Policy,
@@ -802,7 +803,11 @@ class GossipNode:
         if pending.peer == ev.author:
             self._misbehaved(pending.peer, f"forked its chain in {ev.network[:16]} at seq {ev.seq}",
                              pending.doc)
-        evidence = self.forks.found(ev)
+        found = self.forks.found(ev)
+        if found is None:
+            return
+        seq, evidence = found
+        self.emit(ForkSeen(ev.author, ev.network, seq, pending.peer))
         proto = self._docs.get(pending.doc)
         if evidence is None or proto is None or not proto.active:
             return

@@ -74,6 +74,17 @@ class PeerMisbehaved:
 
 
 @dataclass(frozen=True, slots=True)
+class ForkSeen:
+    """`author` signed two versions of its chain in `network` at `seq` (gossip/forks.py);
+    `peer` passed one of them on (its author's fault, not the peer's)."""
+
+    author: str
+    network: str
+    seq: int
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
 class PeerSuggested:
     """`source` suggested connecting to `peer` for `doc`; `hint` is its address if known."""
 
@@ -84,7 +95,7 @@ class PeerSuggested:
 
 
 AppEvent = (StoreEvents | EventAccepted | CenterChanged | DocumentHeld | DocumentDropped
-            | PeerMisbehaved | PeerSuggested)
+            | PeerMisbehaved | PeerSuggested | ForkSeen)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from ..gossip.outputs import (
     DocumentDropped,
     EventAccepted,
     EventCodec,
+    ForkSeen,
     GossipConfig,
     PeerMisbehaved,
     PeerSuggested,
@@ -336,6 +337,10 @@ class Node(Links, Dialing):
                 self._suggestion(event)
             elif isinstance(event, DocumentDropped):
                 self._join_dropped(event)
+            elif isinstance(event, ForkSeen):
+                log.warning("fork: %s signed two versions of its chain in %s at seq %d (one came from %s; "
+                            "its author's fault): that chain is no longer taken or passed on",
+                            event.author[:16], event.network[:16], event.seq, event.peer[:16])
             else:
                 log.debug("gossip: %s", event)
 

@@ -34,6 +34,10 @@ Attacks:
   forged-batch
               joins honestly, then one frame holding a valid reply and its link
               and a forged reply (broken signature) and its link
+  fork        joins the node and the one in OTHER ("ADDRESS NODE_ID") honestly
+              and sends each a different reply at seq 1 of the forum's network,
+              then reads until a node sends both versions back as evidence:
+              "twins=ID,ID evidence=yes|no"
 """
 
 from __future__ import annotations
@@ -48,8 +52,8 @@ import trio
 from nacl.signing import SigningKey
 
 from cliqueclique.eventlog import Kind, MemoryStore, canonical_json, sign_event
-from cliqueclique.eventlog.codec import FORMAT_VERSION, digest, encode_wire
-from cliqueclique.gossip.messages import Events, Suggest, Vector, encode_frames
+from cliqueclique.eventlog.codec import FORMAT_VERSION, decode_wire, digest, encode_wire
+from cliqueclique.gossip.messages import Events, Suggest, Vector, decode_frame, encode_frames
 from cliqueclique.gossip.node import GossipNode
 from cliqueclique.gossip.outputs import StoreEvents
 from cliqueclique.net import TcpAddress, parse_address, secure_connect
@@ -225,6 +229,32 @@ async def far_future(channel, node_id: str, doc: str, key: SigningKey) -> str:  
     return ended or await until_closed(channel)
 
 
+async def fork(address: str, node_id: str, doc: str, key: SigningKey) -> str:
+    other_address, other_id = os.environ["OTHER"].split()
+    twins = []
+    for side in ("east", "west"):
+        signer = BatchSigner(key, MemoryStore())
+        reply = signer.document("twin", f"the version for the {side}")
+        twins.append((reply, signer.link(doc, reply.id)))
+    channels = []
+    for (where, who), (reply, link) in zip([(address, node_id), (other_address, other_id)], twins):
+        channel = await connect(where, who, key)
+        await join_honestly(channel, who, doc, key)
+        if await send_all(channel, [Events(doc, ((0, reply.wire), (0, link.wire)))]):
+            return "cut off"
+        channels.append(channel)
+    wanted = {twins[0][1].id, twins[1][1].id}
+    seen: set[str] = set()
+    with trio.move_on_after(30):
+        async for data in channels[0]:  # the first node passes the evidence to its peers, us too
+            for msg in decode_frame(data):
+                if isinstance(msg, Events):
+                    seen |= {decode_wire(wire).id for _, wire in msg.items} & wanted
+            if seen == wanted:
+                break
+    return f"twins={twins[0][1].id},{twins[1][1].id} evidence={'yes' if seen == wanted else 'no'}"
+
+
 async def unsolicited(address: str, node_id: str) -> str:
     """Each key stays under the per-link message limit (fewer than 64 messages)
     by packing UNSOLICITED_PER_MESSAGE events into each."""
@@ -298,6 +328,8 @@ async def main(address: str, node_id: str, doc: str, attack: str) -> str:
               "forged-batch": forged_batch}
     if attack in joined:
         return await joined[attack](await connect(address, node_id, key), node_id, doc, key)
+    if attack == "fork":
+        return await fork(address, node_id, doc, key)
     if attack == "suggest-flood":
         return await suggest_flood(address, node_id, doc, key)
     if attack == "fresh-keys":

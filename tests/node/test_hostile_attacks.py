@@ -93,6 +93,23 @@ def test_a_fresh_key_from_a_banned_source_is_refused_and_a_kept_peer_there_is_no
     assert refused and not [line for line in refused if pair.b.node_id[:16] in line], refused
 
 
+def test_a_fork_is_blamed_on_its_author_and_both_nodes_hide_it(pair: Pair, hostile: Hostile) -> None:
+    """The forker sends A and B each its own seq-1 reply; they pass their twins
+    to each other (before: they banned each other for it, and each showed its own)."""
+    done = hostile(pair.a, pair.root, "fork", OTHER=f"{pair.b.address} {pair.b.node_id}")
+    twins = done.outcome.split("twins=")[1].split()[0].split(",")
+    assert "evidence=yes" in done.outcome, done.outcome
+    for serve, home, other in ((pair.a, pair.a_home, pair.b), (pair.b, pair.b_home, pair.a)):
+        serve.wait_for_stderr("fork: ")
+        forks = [json.loads(line) for line in cli(home, "evidence", "--json").stdout.splitlines()]
+        assert {f["network"] for f in forks} == {pair.root} and {f["id"] for f in forks} <= set(twins)
+        entries = json.loads(cli(home, "thread", pair.root, "--json").stdout)["entries"]
+        shown = [e for e in entries if e["title"] == "twin" and e["hidden"] is None]
+        assert shown == [], shown  # whichever twin it holds, it is hidden
+        assert other.node_id not in [row["id"] for row in banned(home)]
+    pair.honest_post_arrives()
+
+
 def test_a_forged_reply_in_a_batch_leaves_no_dangling_link(pair: Pair, hostile: Hostile) -> None:
     done = hostile(pair.a, pair.root, "forged-batch")
     good = done.outcome.split("good=")[1].split()[0]
