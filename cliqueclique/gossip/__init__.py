@@ -17,7 +17,7 @@ from .errors import (
     WrongDocument,
 )
 from .messages import MAX_FRAME
-from .node import DocumentInfo, GossipNode, GossipStats, PeerProgress, Progress
+from .node import GossipNode
 from .outputs import (
     AppEvent,
     BlockList,
@@ -33,6 +33,7 @@ from .outputs import (
     StoreEvents,
 )
 from .protocol import DocState, DocumentProtocol, LinkState
+from .records import DocumentInfo, GossipStats, PeerProgress, Progress
 
 __all__ = [
     "MAX_FRAME", "AbsurdValue", "AppEvent", "BlockList", "CenterChanged", "DocState",

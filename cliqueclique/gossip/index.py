@@ -1,0 +1,102 @@
+"""What the machine keeps in memory about the log: chain heads, digests, and
+which documents link which.
+
+Part of `GossipNode` (a mixin). Heads are read from the log once per network
+(several at a time where a message names several) and advanced as events are
+stored; a network's digest is the XOR of a hash per (author, head seq), so
+equal digests mean equal holdings. A subscribed document carries the
+children it links (their networks are replicated with it) while the log
+holds them and the policy allows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ..eventlog import Event, Kind
+from .outputs import DocumentDropped
+
+if TYPE_CHECKING:
+    from .protocol import DocumentProtocol
+
+
+def _chain_digest(network: str, author: str, seq: int) -> int:
+    raw = hashlib.blake2b(f"{network}{author}{seq}".encode(), digest_size=8).digest()
+    return int.from_bytes(raw, "big")
+
+class LogIndex:
+    """The in-memory index half of `GossipNode` (see the module doc)."""
+
+    def digests(self, proto: DocumentProtocol) -> tuple[bytes, bytes]:
+        doc = self._digest_of(proto.doc)
+        scope = 0
+        for net in self.scope(proto):
+            scope ^= self._digest_of(net)
+        return (doc or 1).to_bytes(8, "big"), (scope or 1).to_bytes(8, "big")
+
+    def _advance_head(self, ev: Event) -> None:
+        heads = self._heads.get(ev.network)
+        if heads is None:
+            heads = self._heads_of(ev.network)
+        if ev.seq > heads.get(ev.author, 0):
+            heads[ev.author] = ev.seq
+            self._digest.pop(ev.network, None)  # recomputed when next advertised
+
+    def _load_heads(self, networks: Iterable[str]) -> None:
+        """Cache the heads of several networks with one query (see `_heads_of`)."""
+        unknown = {net for net in networks if net not in self._heads}
+        if unknown:
+            found = self.store.heads_many(unknown)
+            for net in unknown:
+                self._heads[net] = found.get(net, {})
+
+    def _heads_of(self, network: str) -> dict[str, int]:
+        self._load_heads((network,))
+        return self._heads[network]
+
+    def _digest_of(self, network: str) -> int:
+        """XOR of a hash per (network, author, head seq): equal digests, equal holdings."""
+        digest = self._digest.get(network)
+        if digest is None:
+            digest = 0
+            for author, seq in self._heads_of(network).items():
+                digest ^= _chain_digest(network, author, seq)
+            self._digest[network] = digest
+        return digest
+
+    def _index_links(self, doc: str) -> None:
+        if doc in self._indexed:
+            return
+        self._indexed.add(doc)
+        for stored in self.store.events(network=doc, kind=Kind.LINK):
+            if not stored.event.purged:
+                child = self.codec.link_child(stored.event)
+                self._children.setdefault(doc, set()).add(child)
+                self._parents.setdefault(child, set()).add(doc)
+
+    def _update_carried(self, child: str, now: float, held: bool | None = None) -> None:
+        """Carry `child` while a subscribed parent links it (`held`: whether the
+        log holds it, if known)."""
+        parent = self.has_subscribed_parent(child)
+        if parent and child in self._carried and child not in self._docs:
+            return  # the common case: one more link to a child we already carry
+        should = parent and self._allowed_doc(child) and (self.store.has(child) if held is None else held)
+        if should and child not in self._carried:
+            self._carried.add(child)
+        elif not should and child in self._carried:
+            self._carried.discard(child)
+            if not (child in self._docs and self._docs[child].active):
+                self.emit(DocumentDropped(child, "no subscribed parent"))
+        own = self._docs.get(child)
+        if own is not None:
+            own.mark_dirty()
+            self._touch(own)
+
+    def has_subscribed_parent(self, doc: str) -> bool:
+        for parent in self._parents.get(doc, ()):
+            p = self._docs.get(parent)
+            if p is not None and p.active and p.subscribed:
+                return True
+        return False
