@@ -32,8 +32,9 @@ from .outputs import (
     Policy,
     StoreEvents,
 )
-from .protocol import DocState, DocumentProtocol, LinkState
+from .protocol import DocumentProtocol
 from .records import DocumentInfo, GossipStats, PeerProgress, Progress
+from .states import DocState, LinkState
 
 __all__ = [
     "MAX_FRAME", "AbsurdValue", "AppEvent", "BlockList", "CenterChanged", "DocState",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ..eventlog import Action, Event, Kind
 from .errors import LocalProtocolError
-from .protocol import DocState, DocumentProtocol
+from .protocol import DocumentProtocol
+from .states import DocState
 
 
 class LocalFlags:

@@ -19,8 +19,8 @@ from ..errors import BadPrev, BatchRolledBack, ChainGap, Equivocation, MissingDe
 from ..eventlog import AppendResult, Event, Kind, Status
 from .limits import event_bytes
 from .outputs import EventAccepted, ForkSeen, Policy, Refusal, StoreEvents
-from .protocol import DocState
 from .records import NO_IDS, Pending, deletes_document
+from .states import DocState
 
 if TYPE_CHECKING:
     from .protocol import DocumentProtocol

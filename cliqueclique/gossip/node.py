@@ -96,8 +96,9 @@ from .outputs import (
     Policy,
     StoreEvents,
 )
-from .protocol import DocState, DocumentProtocol
+from .protocol import DocumentProtocol
 from .records import DocumentInfo, GossipStats, PeerProgress, Pending, Progress
+from .states import DocState
 
 MAX_SERIAL = 2**62
 

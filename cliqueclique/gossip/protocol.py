@@ -15,7 +15,7 @@ States. A document is JOINING (we asked a peer for it and do not hold it yet),
 ACTIVE (held and replicated), DROPPING (no longer wanted; telling every linked
 peer, until each acknowledges) or DROPPED (forgotten). Each link is SYNCING
 (our latest serial is unacknowledged), SYNCED, DELETING (our delete is
-unacknowledged) or CLOSED. `DOC_TRANSITIONS` and `LINK_TRANSITIONS` list every
+unacknowledged) or CLOSED. `DOC_TRANSITIONS` and `LINK_TRANSITIONS` (states.py) list every
 allowed (state, input) pair; anything else raises `LocalProtocolError`.
 
 Metadata sync. What a node advertises about a document is an `Attrs` value:
@@ -67,7 +67,7 @@ document event travels together with the link that names it, so "children
 are offered to subscribed peers" costs no extra message. A child someone
 wants for itself (bookmark, subscribe) gets its own `DocumentProtocol`.
 
-Push (Plumtree). A newly held event goes eagerly (`Events`) to the links that
+Push (Plumtree; push.py). A newly held event goes eagerly (`Events`) to the links that
 are tree edges inside the subscribing set (our upstream and our downstream
 peers, both sides subscribed) plus links grafted by recovery, and lazily
 (ids in `IHave`, batched every `lazy_interval`) to every other link that
@@ -108,143 +108,32 @@ hold yet waits among the orphans for it instead of being refused and blamed.
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from ..eventlog import Event, Kind
 from . import election
 from .backoff import retry_delay
-from .errors import LocalProtocolError
-from .messages import Ack, Attrs, Delete, Graft, IHave, Prune, Suggest, Update
+from .messages import Ack, Attrs, Delete, Suggest, Update
 from .outputs import CenterChanged, DocumentDropped, PeerMisbehaved, PeerSuggested
+from .push import PushTree
+from .states import (
+    DOC_TRANSITIONS,
+    NO_DIGEST,
+    DocInput,
+    DocState,
+    LinkInput,
+    LinkState,
+    PeerLink,
+    advance,
+)
 from .suggestions import SUGGESTION_INTERVAL, SUGGESTIONS_PER_LINK, SuggestionBudget
 
 if TYPE_CHECKING:
     from .node import GossipNode
 
-IHAVE_CHUNK = 20_000  # ids per IHave/Graft message (32 bytes each, well under the frame limit)
 
 
-class DocState(Enum):
-    JOINING = "joining"
-    ACTIVE = "active"
-    DROPPING = "dropping"
-    DROPPED = "dropped"
-
-
-class DocInput(Enum):
-    STORED = "document stored"
-    WANTED = "wanted"
-    UNWANTED = "unwanted"
-    REFUSED = "join refused"
-    ALL_DELETED = "every link acknowledged the delete"
-
-
-DOC_TRANSITIONS: dict[tuple[DocState, DocInput], DocState] = {
-    (DocState.JOINING, DocInput.STORED): DocState.ACTIVE,
-    (DocState.JOINING, DocInput.WANTED): DocState.JOINING,
-    (DocState.JOINING, DocInput.REFUSED): DocState.DROPPED,
-    (DocState.JOINING, DocInput.UNWANTED): DocState.DROPPING,
-    (DocState.ACTIVE, DocInput.STORED): DocState.ACTIVE,
-    (DocState.ACTIVE, DocInput.WANTED): DocState.ACTIVE,
-    (DocState.ACTIVE, DocInput.UNWANTED): DocState.DROPPING,
-    (DocState.DROPPING, DocInput.WANTED): DocState.ACTIVE,
-    (DocState.DROPPING, DocInput.UNWANTED): DocState.DROPPING,
-    (DocState.DROPPING, DocInput.STORED): DocState.DROPPING,
-    (DocState.DROPPING, DocInput.ALL_DELETED): DocState.DROPPED,
-}
-
-
-class LinkState(Enum):
-    SYNCING = "syncing"
-    SYNCED = "synced"
-    DELETING = "deleting"
-    CLOSED = "closed"
-
-
-class LinkInput(Enum):
-    CHANGE = "attributes changed"
-    RETRY = "retry timer"
-    ACK_CURRENT = "ack of the latest serial"
-    ACK_STALE = "ack of an older serial"
-    DROP = "we drop the document"
-    PEER_DELETED = "peer deleted the document"
-    LOST = "peer disconnected"
-
-
-_L = LinkState
-_I = LinkInput
-LINK_TRANSITIONS: dict[tuple[LinkState, LinkInput], LinkState] = {
-    (_L.SYNCING, _I.CHANGE): _L.SYNCING,
-    (_L.SYNCED, _I.CHANGE): _L.SYNCING,
-    (_L.SYNCING, _I.RETRY): _L.SYNCING,
-    (_L.SYNCING, _I.ACK_CURRENT): _L.SYNCED,
-    (_L.SYNCED, _I.ACK_CURRENT): _L.SYNCED,
-    (_L.SYNCING, _I.ACK_STALE): _L.SYNCING,
-    (_L.SYNCED, _I.ACK_STALE): _L.SYNCED,
-    (_L.SYNCING, _I.DROP): _L.DELETING,
-    (_L.SYNCED, _I.DROP): _L.DELETING,
-    (_L.DELETING, _I.RETRY): _L.DELETING,
-    (_L.DELETING, _I.ACK_STALE): _L.DELETING,
-    (_L.DELETING, _I.ACK_CURRENT): _L.CLOSED,
-    (_L.SYNCING, _I.PEER_DELETED): _L.CLOSED,
-    (_L.SYNCED, _I.PEER_DELETED): _L.CLOSED,
-    (_L.DELETING, _I.PEER_DELETED): _L.CLOSED,
-    (_L.SYNCING, _I.LOST): _L.CLOSED,
-    (_L.SYNCED, _I.LOST): _L.CLOSED,
-    (_L.DELETING, _I.LOST): _L.CLOSED,
-}
-
-S = TypeVar("S", DocState, LinkState)
-In = TypeVar("In", DocInput, LinkInput)
-
-
-def advance(table: dict[tuple[S, In], S], state: S, event: In) -> S:
-    """The next state, or `LocalProtocolError` for a pair the table does not allow."""
-    try:
-        return table[(state, event)]
-    except KeyError:
-        raise LocalProtocolError(f"{event.value!r} is not allowed in state {state.value!r}") from None
-
-
-NO_DIGEST = bytes(8)
-
-
-@dataclass(slots=True)
-class PeerLink:
-    """What we know of one peer for one document, and what we owe it."""
-
-    peer: str
-    state: LinkState = LinkState.SYNCING
-    attrs: Attrs | None = None
-    peer_serial: int = -1  # highest serial received from the peer
-    sent_serial: int = -1  # serial of our last Update/Delete to it
-    attempt: int = 0
-    retry_at: float | None = None
-    needs_document: bool = False
-    grafted: bool = False  # eager because recovery grafted it
-    pruned: bool = False  # the peer asked us to stop pushing eagerly
-    prune_sent: bool = False
-    reconciled: bool = False
-    reconcile_at: float | None = None
-    reconcile_attempt: int = 0
-    lazy: list[str] = field(default_factory=list)
-    heads: dict[str, dict[str, int]] = field(default_factory=dict)  # what it holds, as far as we know
-    live: bool = True  # SYNCING or SYNCED (kept in step by `move`: read on every push)
-
-    def move(self, event: LinkInput) -> None:
-        self.state = advance(LINK_TRANSITIONS, self.state, event)
-        self.live = self.state is LinkState.SYNCING or self.state is LinkState.SYNCED
-
-    @property
-    def holder(self) -> bool:
-        return self.live and self.attrs is not None and self.attrs.holds
-
-
-class DocumentProtocol:
+class DocumentProtocol(PushTree):
     """One document's metadata sync, election, interest, GC and push state."""
 
     def __init__(self, doc: str, host: GossipNode, *, joining_via: str | None = None) -> None:
@@ -465,144 +354,6 @@ class DocumentProtocol:
 
     # --- push inputs ----------------------------------------------------------------------
 
-    def _recent(self, event_id: str) -> set[str]:
-        have = self.recent.get(event_id)
-        if have is None:
-            if len(self.recent) >= self.cfg.recent_limit:
-                oldest, _ = self.recent.popitem(last=False)  # O(1), unlike a plain dict
-                self.first_source.pop(oldest, None)
-            have = self.recent[event_id] = set()
-        return have
-
-    def on_held(self, event: Event, source: str | None, hops: int, now: float, child: bool) -> None:
-        """An event of this document's scope is now in the log: push it on."""
-        if not self.active:
-            return
-        self._drop_missing(event.id)
-        self.settle_at = now + self.cfg.settle_delay
-        have = self._recent(event.id)
-        if source is not None:
-            have.add(source)
-            self.first_source[event.id] = source
-        if child and event.kind is Kind.DOCUMENT:
-            return  # a child's document travels with the link that names it
-        eager, lazy = self._targets()[2 if child else 0 : 4 if child else 2]
-        for peer in eager:
-            if peer not in have:
-                self.host.push(peer, self, [(event, hops + 1)])
-                have.add(peer)
-        announced = False
-        for peer in lazy:
-            if peer not in have:
-                self.links[peer].lazy.append(event.id)
-                have.add(peer)
-                announced = True
-        if announced and self.lazy_at is None:
-            self.lazy_at = now + self.cfg.lazy_interval
-
-    def _targets(self) -> tuple[list[str], list[str], list[str], list[str]]:
-        """(eager, lazy) holders for the document's own events, then for its children's
-        (subscribed holders only); cached until links, attributes or the tree change."""
-        cached = self._targets_cache
-        if cached is None:
-            eager: list[str] = []
-            lazy: list[str] = []
-            eager_sub: list[str] = []
-            lazy_sub: list[str] = []
-            for peer, link in self.links.items():
-                a = link.attrs
-                if a is None or not a.holds or not link.live:
-                    continue
-                hot = self.eager(peer, link)
-                (eager if hot else lazy).append(peer)
-                if a.subscribed:
-                    (eager_sub if hot else lazy_sub).append(peer)
-            cached = self._targets_cache = (eager, lazy, eager_sub, lazy_sub)
-        return cached
-
-    def on_duplicate(self, peer: str, event_id: str) -> None:
-        """An eager copy of an event we already had arrived from `peer`: prune the
-        redundant link (the non-tree one of the two copies)."""
-        self._recent(event_id).add(peer)
-        link = self.links.get(peer)
-        if link is None or not link.live:
-            return
-        if self.is_tree(peer, link):
-            first = self.first_source.get(event_id)
-            other = self.links.get(first) if first is not None else None
-            if first is None or other is None or not other.live or self.is_tree(first, other):
-                return
-            peer, link = first, other
-        if link.prune_sent:
-            return
-        link.prune_sent = True
-        link.grafted = False
-        self._targets_cache = None
-        self.host.send(peer, Prune(self.doc))
-
-    def on_prune(self, peer: str) -> None:
-        link = self.links.get(peer)
-        if link is not None:
-            link.grafted = False
-            link.pruned = True
-            self._targets_cache = None
-
-    def on_ihave(self, peer: str, ids: tuple[str, ...], now: float) -> bool:
-        """Note announced ids we lack. False if the announcements overflow what we
-        are willing to chase (a flood of made-up ids)."""
-        if not self.active or peer not in self.links:
-            return True
-        known = self.host.known_ids(ids)
-        deadline = now + self.cfg.graft_timeout
-        for event_id in ids:
-            if event_id in known:
-                continue
-            announcers = self.missing.get(event_id)
-            if announcers is None:
-                if len(self.missing) >= self.cfg.max_missing:
-                    # Ignored either way; blamed only if this peer filled a quarter of it.
-                    return self.claims_by[peer] < self.cfg.max_missing // 4
-                self.missing[event_id] = [peer]
-                self.claims[event_id] = peer
-                self.claims_by[peer] += 1
-                heapq.heappush(self.graft_heap, (deadline, event_id))
-            elif peer not in announcers:
-                announcers.append(peer)
-        return True
-
-    def on_graft(self, peer: str, ids: tuple[str, ...], now: float) -> None:
-        link = self.links.get(peer)
-        if link is None or not link.live:
-            return
-        link.grafted = True
-        link.pruned = False
-        link.prune_sent = False
-        self._targets_cache = None
-        self.host.push_ids(peer, self, ids)
-
-    def want_from(self, peer: str, event_id: str, now: float) -> None:
-        """We need `event_id` (e.g. the child a link names) and `peer` has it: graft now."""
-        if event_id not in self.missing:
-            self.missing[event_id] = []
-            heapq.heappush(self.graft_heap, (now + self.cfg.graft_timeout, event_id))
-        self.host.send(peer, Graft(self.doc, (event_id,)))
-
-    def _drop_missing(self, event_id: str) -> None:
-        if self.missing.pop(event_id, None) is None:
-            return
-        claimant = self.claims.pop(event_id, None)
-        if claimant is not None:
-            self.claims_by[claimant] -= 1
-            if self.claims_by[claimant] <= 0:
-                del self.claims_by[claimant]
-
-    def _forget_announcer(self, peer: str) -> None:
-        for announcers in self.missing.values():
-            if peer in announcers:
-                announcers.remove(peer)
-
-    # --- reconciliation -------------------------------------------------------------------
-
     def relevant_digests(self, link: PeerLink) -> tuple[bytes, bytes]:
         """(ours, theirs) for the scope both sides replicate on this link."""
         a = link.attrs
@@ -703,40 +454,6 @@ class DocumentProtocol:
         link.reconcile_attempt += 1
         if link.reconcile_attempt < self.cfg.reconcile_attempts:
             link.reconcile_at = now + self.cfg.settle_delay + self._delay(link.reconcile_attempt)
-
-    def _graft_timers(self, now: float) -> None:
-        grafts: dict[str, list[str]] = {}
-        while self.graft_heap and self.graft_heap[0][0] <= now:
-            _, event_id = heapq.heappop(self.graft_heap)
-            announcers = self.missing.get(event_id)
-            if announcers is None:
-                continue
-            if self.host.known_ids((event_id,)):
-                self._drop_missing(event_id)
-                continue
-            while announcers and not (announcers[0] in self.links and self.links[announcers[0]].live):
-                announcers.pop(0)
-            if not announcers:
-                self._drop_missing(event_id)
-                continue
-            grafts.setdefault(announcers.pop(0), []).append(event_id)
-            heapq.heappush(self.graft_heap, (now + self.cfg.graft_timeout, event_id))
-        for peer, ids in grafts.items():
-            self.links[peer].grafted = True
-            self.links[peer].prune_sent = False
-            self._targets_cache = None
-            for i in range(0, len(ids), IHAVE_CHUNK):
-                self.host.send(peer, Graft(self.doc, tuple(ids[i : i + IHAVE_CHUNK])))
-
-    def _flush_lazy(self) -> None:
-        for peer, link in self.links.items():
-            if link.lazy:
-                ids, link.lazy = link.lazy, []
-                if link.live:
-                    for i in range(0, len(ids), IHAVE_CHUNK):
-                        self.host.send(peer, IHave(self.doc, tuple(ids[i : i + IHAVE_CHUNK])))
-
-    # --- the state update run after every input ------------------------------------------
 
     def _elect(self, now: float) -> None:
         old = (self.center, self.center_subscribed)

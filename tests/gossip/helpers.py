@@ -7,8 +7,8 @@ from collections import deque
 
 from cliqueclique.eventlog import Kind
 from cliqueclique.gossip.outputs import GossipConfig
-from cliqueclique.gossip.protocol import DocState
 from cliqueclique.gossip.sim import SimNetwork, SimNode
+from cliqueclique.gossip.states import DocState
 
 
 def fast_config() -> GossipConfig:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cliqueclique.gossip.errors import LocalProtocolError
-from cliqueclique.gossip.protocol import (
+from cliqueclique.gossip.states import (
     DOC_TRANSITIONS,
     LINK_TRANSITIONS,
     DocInput,
