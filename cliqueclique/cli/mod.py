@@ -161,12 +161,7 @@ def _block_command(name: str, action: Action, help_text: str) -> None:
     def command(ctx: Context, author_id: str) -> None:
         with ctx.store() as (node, store):
             author = resolve_node_id(ctx.home, store, author_id)
-            if author == node.id:
-                raise BadModeration("you cannot block yourself")
-            if (author in local.blocked(store, node.id)) == (action is Action.BLOCK):
-                raise BadModeration(f"{author[:16]} is {'already' if action is Action.BLOCK else 'not'} "
-                                    "blocked")
-            node.author(store).subscription(author, action)
+            moderation.set_blocked(node.author(store), store, author, action is Action.BLOCK)
         click.echo(f"{name}ed {author[:16]}")
 
 

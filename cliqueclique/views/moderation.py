@@ -39,7 +39,7 @@ from ..eventlog.codec import MAX_POW_BITS, MAX_REASON, parse_policy
 from ..eventlog.events import OWNER_ACTIONS, Action, Event, ModAction
 from ..eventlog.store import SQLiteStore
 from ..eventlog.writer import Author
-from . import projector
+from . import local, projector
 from .batch import Batch, select_in
 from .errors import BadModeration, NotADocument, NotAMember, NotAModerator
 
@@ -309,6 +309,20 @@ def set_ignored(author: Author, store: SQLiteStore, forum: str, moderator: str, 
     if state(store, forum) is None:
         raise NotADocument(f"no document {forum} in this node's log")
     return author.subscription(forum, Action.IGNORE if ignore else Action.HEED, moderator=moderator)
+
+
+def set_blocked(author: Author, store: SQLiteStore, target: str, block: bool) -> Event:
+    """Block (or unblock) an author or a document, on this node only (`block`,
+    `unblock` and the web UI share it, so they refuse alike).
+
+    Raises:
+        BadModeration: the target is the node itself, or nothing would change.
+    """
+    if target == author.id:
+        raise BadModeration("you cannot block yourself")
+    if (target in local.blocked(store, author.id)) == block:
+        raise BadModeration(f"{target[:16]} is {'already' if block else 'not'} blocked")
+    return author.subscription(target, Action.BLOCK if block else Action.UNBLOCK)
 
 
 def work_required(store: SQLiteStore, parent: str, author: str) -> int:

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from ..errors import CliqueError, UnknownEvent
 from ..eventlog import SQLiteStore
 from ..eventlog.codec import is_hex_id
-from ..views.errors import NotADocument
+from ..views.errors import NotADocument, NotAModerator
 from .errors import BadForm, PageNotFound, WebError
 from .options import WebOptions
 from .reads import Reader
@@ -129,6 +129,8 @@ async def error_page(request: Request, exc: Exception) -> Response:
     status = exc.status if isinstance(exc, WebError) else 400
     if isinstance(exc, NotADocument | UnknownEvent):
         status = 404
+    elif isinstance(exc, NotAModerator):
+        status = 403  # understood, and refused: this node may not do that here
     message = str(exc)
     if wants_json(request) or request.url.path == "/live":
         return JSONResponse({"error": message}, status_code=status)
@@ -173,7 +175,7 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 def build_app(web: Web) -> Starlette:
     """The Starlette application of one node's web UI."""
-    from . import actions, live, pages
+    from . import actions, live, moderating, pages
 
     routes = [
         Route("/", pages.home), Route("/fragment/home", pages.home_fragment),
@@ -190,6 +192,13 @@ def build_app(web: Web) -> Starlette:
         Route("/d/{doc}/note", actions.note, methods=["POST"]),
         Route("/d/{doc}/mark", actions.mark, methods=["POST"]),
         Route("/d/{doc}/network", pages.network),
+        Route("/d/{doc}/hide", moderating.hide, methods=["POST"]),
+        Route("/d/{doc}/unhide", moderating.unhide, methods=["POST"]),
+        Route("/f/{forum}/mod", moderating.moderate_forum, methods=["POST"]),
+        Route("/f/{forum}/moderation", moderating.history_page),
+        Route("/blocked", moderating.blocked_page),
+        Route("/block", moderating.block, methods=["POST"]),
+        Route("/unblock", moderating.unblock, methods=["POST"]),
         Route("/dirs", pages.directories), Route("/dirs", actions.create_directory, methods=["POST"]),
         Route("/dirs/{doc}", pages.directory), Route("/dirs/{doc}/search", pages.directory_results),
         Route("/dirs/{doc}/add", actions.add_to_directory, methods=["POST"]),

@@ -3,7 +3,8 @@
 A message names the event (id, kind, network, and the child of a link or the
 target of a deletion), never its content: the page decides whether it
 concerns what it shows and fetches the re-rendered post through the normal
-(CSRF-free, read-only) GET routes. An edit, a reaction or a deletion of a
+(CSRF-free, read-only) GET routes. A moderation event says its action and
+target (a post, or an author whose posts a ban hides). An edit, a reaction or a deletion of a
 post comes in the post's own network, so `network` says which post to
 refresh. The node notifies its watchers once the event is committed, so the
 fetch always finds it.
@@ -30,13 +31,15 @@ def describe(event: Event) -> dict[str, Any]:
     """What a page needs to know of an event to refresh the right post."""
     message: dict[str, Any] = {"id": event.id, "kind": event.kind.value, "network": event.network,
                                "author": event.author}
-    content = event.content() if event.kind in (Kind.LINK, Kind.DELETION) else None
+    content = event.content() if event.kind in (Kind.LINK, Kind.DELETION, Kind.MODERATION) else None
     if isinstance(content, dict):
         if event.kind is Kind.LINK:
             message["child"] = content.get("child")
             message["parent"] = content.get("parent")
         else:
             message["target"] = content.get("target")
+        if event.kind is Kind.MODERATION:
+            message["action"] = content.get("action")  # never the reason: the page fetches that
     return message
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 from ..eventlog import SQLiteStore
-from ..views import DocumentSummary, Filters, ThreadEntry, find, flags, projector, thread
+from ..views import DocumentSummary, Filters, ThreadEntry, find, flags, local, moderation, projector, thread
 from ..views import forums as followed_forums
 from ..views.batch import TYPE_PROPERTY
 from .reads import Reader
@@ -56,6 +56,8 @@ class Post:
     edited: bool = False
     reactions: list[Reaction] = field(default_factory=list)
     note: str | None = None  # this node's private note on the post
+    #: hidden by moderation, a ban, a fork or this node's own block: {"by", "reason"} (None: shown)
+    hidden: dict[str, str | None] | None = None
 
 
 @dataclass
@@ -83,7 +85,8 @@ def make_post(reader: Reader, store: SQLiteStore, entry: ThreadEntry, me: str,
               note: str | None = None) -> Post:
     """A `Post` from a thread entry plus the document's merged state."""
     post = Post(entry.id, entry.status, entry.author, entry.title, timestamp=entry.timestamp,
-                unread=bool(entry.unread), replies=entry.replies, link=entry.link, note=note)
+                unread=bool(entry.unread), replies=entry.replies, link=entry.link, note=note,
+                hidden=entry.hidden)
     if entry.status != "ok":
         post.unread = False  # nothing left to read
         return post
@@ -146,6 +149,16 @@ def find_post(reader: Reader, store: SQLiteStore, root: str, doc: str, me: str) 
         post.level, post.deep = min(depth, MAX_NEST), depth > MAX_NEST
         return post, path[post.level - 1]
     return None
+
+
+def governance(store: SQLiteStore, doc: str, me: str) -> dict[str, object]:
+    """What the moderation controls of a thread need: the forum `doc` belongs to,
+    its moderation as this node honours it (None: forum not held), and this
+    node's blocks. The same rules `thread` hides posts by, so buttons and
+    hidden posts agree."""
+    forum = moderation.forums_of(store, [doc])[doc]
+    return {"forum": forum, "mod": moderation.state(store, forum, node=me),
+            "blocked": local.blocked(store, me)}
 
 
 class _NoState:

@@ -67,7 +67,8 @@ async def thread_view(request: Request) -> Response:
         parents = find(store, Filters(parents_of=root, limit=1, include_deleted=True))
         return {"page": page, "flags": flags(store, me, root),
                 "parent": parents[0] if parents else None,
-                "top": model.thread_root(store, root) if parents else root}
+                "top": model.thread_root(store, root) if parents else root,
+                **model.governance(store, root, me)}
 
     return await web.render(request, "thread.html", load=load, root=root, invite=_invite(request, root),
                             reply_to=request.query_params.get("reply"), live=True)
@@ -82,6 +83,7 @@ async def post_fragment(request: Request) -> Response:
         raise PageNotFound(f"{doc[:16]} is not in the thread of {root[:16]}")
     post, container = found
     return await web.render(request, "post_fragment.html", root=root, post=post,
+                            load=lambda store: model.governance(store, root, web.node.id),
                             headers={"X-Container": container})
 
 

@@ -88,6 +88,23 @@
       if (shown(ev.network)) refreshPost(ev.network);
     } else if (["document", "edit", "deletion", "reaction"].includes(ev.kind) && shown(ev.network)) {
       refreshPost(ev.network);
+    } else if (ev.kind === "moderation" && ev.network === main?.dataset.forum) {
+      onModeration(ev);
+    }
+  }
+
+  // A hide names the post; a ban names an author, whose shown posts all change. Anything else
+  // (moderators, policy, members) changes the buttons and the panel: say so, do not reload
+  // under someone who may be typing.
+  function onModeration(ev) {
+    if (ev.action === "hide" || ev.action === "unhide") {
+      if (document.getElementById(`d-${ev.target}`)) refreshPost(ev.target);
+    } else if (ev.action === "ban" || ev.action === "unban") {
+      for (const post of document.querySelectorAll(`[data-author="${CSS.escape(ev.target || "")}"]`)) {
+        refreshPost(post.id.slice(2));
+      }
+    } else if (ev.author !== me) {
+      say("The forum's moderation changed. Reload to see it.");
     }
   }
 
