@@ -48,6 +48,7 @@ class Type(IntEnum):
     PRUNE = 9
     VECTOR = 10
     MORE = 11
+    SHED = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +162,15 @@ class More:
     doc: str
 
 
-Message = Have | Update | Ack | Delete | Suggest | Events | IHave | Graft | Prune | Vector | More
+@dataclass(frozen=True, slots=True)
+class Shed:
+    """The sender has more links for `doc` than it keeps: drop the link to it
+    if you can do without (peerlimits.py)."""
+
+    doc: str
+
+
+Message = Have | Update | Ack | Delete | Suggest | Events | IHave | Graft | Prune | Vector | More | Shed
 
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
@@ -205,6 +214,8 @@ def encode_payload(msg: Message) -> tuple[Type, bytes]:
         return Type.PRUNE, _id(msg.doc)
     if isinstance(msg, More):
         return Type.MORE, _id(msg.doc)
+    if isinstance(msg, Shed):
+        return Type.SHED, _id(msg.doc)
     if isinstance(msg, Suggest):
         hint = msg.hint.encode()
         return Type.SUGGEST, _id(msg.doc) + _id(msg.peer) + _U16.pack(len(hint)) + hint
@@ -383,6 +394,8 @@ def _decode_one(kind: int, r: _Reader) -> Message:
         return Prune(r.hexid())
     if kind == Type.MORE:
         return More(r.hexid())
+    if kind == Type.SHED:
+        return Shed(r.hexid())
     if kind == Type.SUGGEST:
         doc, peer = r.hexid(), r.hexid()
         try:

@@ -79,6 +79,7 @@ from .messages import (
     Message,
     More,
     Prune,
+    Shed,
     Suggest,
     Update,
     Vector,
@@ -548,7 +549,7 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags):
             if proto is None:
                 return
         if proto is None:
-            if not isinstance(msg, Ack | Prune):
+            if not isinstance(msg, Ack | Prune | Shed):  # these can cross a drop: no fault
                 self._unsolicited_input(peer, msg.doc)
             return
         self._touch(proto)
@@ -572,6 +573,8 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags):
             self._reconciler.on_more(peer, proto, self._pending_from)
         elif isinstance(msg, Suggest):
             proto.on_suggest(peer, msg, now)
+        elif isinstance(msg, Shed):
+            proto.on_shed(peer, now)
 
     def _serve_joiner(self, peer: str, msg: Update, now: float) -> DocumentProtocol | None:
         """An update for a document we do not hold: serve a joiner if the log has it."""

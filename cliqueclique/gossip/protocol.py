@@ -51,8 +51,10 @@ Peers. `Have` (sent on connect, when we start holding a document, and again
 whenever we lose a link) links two connected nodes that hold the same
 document, up to `max_peers` per document. The bound is soft in one direction
 only: a joiner, or a peer advertising fewer than `min_peers` links, is always
-taken, so a node coming back to a crowded network is never left alone. A
-link advertising fewer than `min_peers` peers gets a `Suggest` naming
+taken, so a node coming back to a crowded network is never left alone; once
+things settle, a node over `max_peers` asks its peers one at a time to drop
+the link (`Shed`), and a peer does only if it keeps `min_peers` links and
+its way to the center (peerlimits.py). A link advertising fewer than `min_peers` peers gets a `Suggest` naming
 another of our links (with its address hint): the node links it at once if
 connected, or emits `PeerSuggested` so the driver dials it. Nothing
 acknowledges a `Have`, and had it been lost (or reached a peer that had not
@@ -115,6 +117,7 @@ from . import election
 from .backoff import retry_delay
 from .messages import Ack, Attrs, Delete, Suggest, Update
 from .outputs import CenterChanged, DocumentDropped, PeerMisbehaved, PeerSuggested
+from .peerlimits import PeerLimits
 from .push import PushTree
 from .states import (
     DOC_TRANSITIONS,
@@ -133,7 +136,7 @@ if TYPE_CHECKING:
 
 
 
-class DocumentProtocol(PushTree):
+class DocumentProtocol(PushTree, PeerLimits):
     """One document's metadata sync, election, interest, GC and push state."""
 
     def __init__(self, doc: str, host: GossipNode, *, joining_via: str | None = None) -> None:
@@ -179,6 +182,12 @@ class DocumentProtocol(PushTree):
         self.need_peers = False  # a link went away: offer the document to other connected peers
         self.offer_at: float | None = None  # when to offer it again while it has few links
         self.offers = 0  # re-offers since the last lost link
+        # Shedding links beyond max_peers (peerlimits.py): when to ask next, whom
+        # we asked and until when, and who kept its link (at which of its serials).
+        self.shed_at: float | None = None
+        self.shed_to: str | None = None
+        self.shed_until: float | None = None
+        self.shed_declined: dict[str, int] = {}
         self._targets_cache: tuple[list[str], list[str], list[str], list[str]] | None = None
         self._links_stale = True  # recompute the earliest link timer (see get_timer)
         self._links_timer: float | None = None
@@ -234,6 +243,7 @@ class DocumentProtocol(PushTree):
         link = self.links.pop(peer, None)
         if link is not None:
             link.move(event)
+            self._shed_link_gone(peer)
             self.offer_to_peers()
 
     # --- local inputs -------------------------------------------------------------------
@@ -385,7 +395,7 @@ class DocumentProtocol(PushTree):
                         links = t
             self._links_timer = links
         best = self._links_timer
-        for t in (self.lazy_at, self.settle_at, self.gc_at, self.offer_at):
+        for t in (self.lazy_at, self.settle_at, self.gc_at, self.offer_at, self.shed_at, self.shed_until):
             if t is not None and (best is None or t < best):
                 best = t
         if self.graft_heap and (best is None or self.graft_heap[0][0] < best):
@@ -398,6 +408,7 @@ class DocumentProtocol(PushTree):
     def handle_timer(self, now: float) -> None:
         self.mark_dirty()
         self._links_stale = True
+        self._shed_timers(now)
         for peer, link in list(self.links.items()):
             if link.retry_at is not None and link.retry_at <= now:
                 link.move(LinkInput.RETRY)
@@ -537,6 +548,7 @@ class DocumentProtocol(PushTree):
             self.need_peers = False
             if self.subscribed != was_subscribed:
                 self.host.subscription_changed(self.doc, now)
+            self._check_peer_limit(now)
 
     def offer_to_peers(self) -> None:
         """Offer the document to connected peers it has no link with at the next

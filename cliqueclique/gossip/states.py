@@ -57,6 +57,7 @@ class LinkInput(Enum):
     DROP = "we drop the document"
     PEER_DELETED = "peer deleted the document"
     LOST = "peer disconnected"
+    SHED = "we shed the link (too many)"
 
 
 _L = LinkState
@@ -80,6 +81,8 @@ LINK_TRANSITIONS: dict[tuple[LinkState, LinkInput], LinkState] = {
     (_L.SYNCING, _I.LOST): _L.CLOSED,
     (_L.SYNCED, _I.LOST): _L.CLOSED,
     (_L.DELETING, _I.LOST): _L.CLOSED,
+    (_L.SYNCING, _I.SHED): _L.CLOSED,
+    (_L.SYNCED, _I.SHED): _L.CLOSED,
 }
 
 S = TypeVar("S", DocState, LinkState)

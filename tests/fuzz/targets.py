@@ -344,7 +344,7 @@ def _messages(v: GossipVictim) -> st.SearchStrategy[m.Message]:
         st.builds(m.Suggest, docs, st.one_of(st.sampled_from(v.known), hex_ids),
                   st.text(max_size=80)),
         st.builds(m.Events, docs, st.lists(st.tuples(u16, wire), max_size=6).map(tuple)),
-        st.builds(m.IHave, docs, ids), st.builds(m.Graft, docs, ids), st.builds(m.Prune, docs),
+        st.builds(m.IHave, docs, ids), st.builds(m.Graft, docs, ids), st.builds(m.Prune, docs), st.builds(m.Shed, docs),
         st.builds(m.Vector, docs, hex_ids, hex_ids, heads), st.builds(m.More, docs),
     ]
     return st.one_of(options)

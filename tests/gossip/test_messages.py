@@ -17,6 +17,7 @@ from cliqueclique.gossip.messages import (
     Message,
     More,
     Prune,
+    Shed,
     Suggest,
     Update,
     Vector,
@@ -49,6 +50,7 @@ messages = st.one_of(
     st.builds(IHave, ids, st.lists(ids, max_size=5).map(tuple)),
     st.builds(Graft, ids, st.lists(ids, max_size=5).map(tuple)),
     st.builds(Prune, ids),
+    st.builds(Shed, ids),
     st.builds(More, ids),
     st.builds(Vector, ids, ids, ids, st.lists(st.tuples(
         ids, st.lists(st.tuples(ids, st.integers(0, 2**32 - 1)), max_size=3).map(tuple)),
