@@ -156,6 +156,16 @@ class EventStore(ABC):
         """network -> author -> seq of each author's latest event in it
         (networks holding no event are left out)."""
 
+    def link_children(self, networks: Iterable[str]) -> dict[str, set[str]]:
+        """network -> the children its (unpurged) links name (networks without
+        links are left out)."""
+        found: dict[str, set[str]] = {}
+        for network in networks:
+            for stored in self.events(network=network, kind=Kind.LINK):
+                if stored.event.ref is not None and not stored.event.purged:
+                    found.setdefault(network, set()).add(stored.event.ref)
+        return found
+
     def events_in(self, networks: Iterable[str]) -> list[Event]:
         """Every event of these networks, each network in log order."""
         return [stored.event for network in networks for stored in self.events(network=network)]

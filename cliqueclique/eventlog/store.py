@@ -192,6 +192,14 @@ class SQLiteStore(EventStore):
             found.setdefault(network, {})[author] = seq
         return found
 
+    def link_children(self, networks: Iterable[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        sql = ("SELECT network, ref FROM events WHERE network IN ({}) AND kind = 'link' "
+               "AND ref IS NOT NULL AND body IS NOT NULL")
+        for network, child in self._query_in(sql, networks):
+            found.setdefault(network, set()).add(child)
+        return found
+
     def events_in(self, networks: Iterable[str]) -> list[Event]:
         sql = f"SELECT {_COLUMNS} FROM events WHERE network IN ({{}}) ORDER BY position"
         return [_row_to_stored(row).event for row in self._query_in(sql, networks)]

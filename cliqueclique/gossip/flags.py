@@ -77,9 +77,14 @@ class LocalFlags:
                 row[0] = row[1] = False
             elif action == Action.UNBLOCK:
                 self._blocked_docs.discard(body["document"])
+        wanted = [doc for doc, (subscribed, bookmarked) in flags.items() if subscribed or bookmarked]
+        held = self.store.present(wanted)
+        # What activating each document reads, for all of them at once (a big log
+        # holds thousands): the children their links name, and their chains' heads.
+        self._index_links(*held)
+        self._load_heads(held)
         for doc, (subscribed, bookmarked) in flags.items():
-            if (subscribed or bookmarked) and self.store.get(doc) is not None \
-                    and self._allowed_doc(doc):
+            if (subscribed or bookmarked) and doc in held and self._allowed_doc(doc):
                 proto = self._docs[doc] = DocumentProtocol(doc, self)
                 proto.set_flags(subscribed, bookmarked)
                 self.document_activated(doc)

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..eventlog import Event, Kind
+from ..eventlog import Event
 from .outputs import DocumentDropped
 
 if TYPE_CHECKING:
@@ -66,14 +66,15 @@ class LogIndex:
             self._digest[network] = digest
         return digest
 
-    def _index_links(self, doc: str) -> None:
-        if doc in self._indexed:
+    def _index_links(self, *docs: str) -> None:
+        """Learn which children the links of `docs` name (one query for all)."""
+        docs = tuple(doc for doc in docs if doc not in self._indexed)
+        if not docs:
             return
-        self._indexed.add(doc)
-        for stored in self.store.events(network=doc, kind=Kind.LINK):
-            if not stored.event.purged:
-                child = self.codec.link_child(stored.event)
-                self._children.setdefault(doc, set()).add(child)
+        self._indexed.update(docs)
+        for doc, children in self.store.link_children(docs).items():
+            self._children.setdefault(doc, set()).update(children)
+            for child in children:
                 self._parents.setdefault(child, set()).add(doc)
 
     def _update_carried(self, child: str, now: float, held: bool | None = None) -> None:
