@@ -20,7 +20,8 @@ nothing here blames anybody. Three rules keep the outcome coherent:
 
 When the policy's answers change (a ban lifted, a member approved, a
 moderator no longer heeded), `forget_refusals` returns the documents whose
-events were refused, so the machine asks its peers for them again.
+events were refused, with the networks that carried them, so the machine
+asks its peers for them again.
 """
 
 from __future__ import annotations
@@ -158,12 +159,16 @@ class Gate:
         return [(peer, doc, sorted(items, key=lambda it: (it[1].kind is not Kind.DOCUMENT, it[1].seq)))
                 for (peer, doc), items in groups.items()]
 
-    def forget_refusals(self) -> set[str]:
+    def forget_refusals(self) -> dict[str, set[str]]:
         """The policy changed: forget which chains were refused; returns the
-        documents whose networks carried them (to be asked for again)."""
-        docs = {c.doc for c in self._chains.values() if c.until is None}
+        documents whose networks carried them, with those networks (to be
+        asked for again)."""
+        refused: dict[str, set[str]] = {}
+        for (_, network), chain in self._chains.items():
+            if chain.until is None:
+                refused.setdefault(chain.doc, set()).add(network)
         self._chains = OrderedDict((k, c) for k, c in self._chains.items() if c.until is not None)
-        return docs
+        return refused
 
     def drop_documents(self, docs: Iterable[str]) -> None:
         """Documents no longer held: their held events go."""

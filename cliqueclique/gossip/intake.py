@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 _NOT_BLAME = (MissingDependency, ChainGap, BatchRolledBack)
 _FORKS = (Equivocation, BadPrev)  # the author's fault, whoever relayed it (forks.py)
 _BLOCKED, _FORKED = Refusal("blocked"), Refusal("forked")
+#: refused networks of one document asked for again one vector each (more: one whole-scope vector)
+NARROW_VECTORS = 64
 
 class EventIntake:
     """The intake half of `GossipNode` (see the module doc)."""
@@ -130,13 +132,16 @@ class EventIntake:
     def _policy_changed(self) -> None:
         """What the policy refuses changed: ask the peers of every document whose
         events it refused for what we lack (the refused events, if now allowed)."""
-        for doc in self._gate.forget_refusals():
+        for doc, networks in self._gate.forget_refusals().items():
             proto = self._docs.get(doc)
             if proto is None or not proto.active:
                 continue
+            # Narrow vectors (one per refused network) while they are few: the
+            # whole-scope one may be what the peer answered a moment ago.
+            only = networks if len(networks) <= NARROW_VECTORS else None
             for peer, link in proto.links.items():
                 if link.live:
-                    self.send_vector(peer, proto)
+                    self.send_vector(peer, proto, only)
             self._touch(proto)
 
     def _take_events(self, peer: str, proto: DocumentProtocol, wanted: list[tuple[int, Event]],

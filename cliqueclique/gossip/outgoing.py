@@ -8,7 +8,7 @@ a `Vector` tells a peer how far we hold every chain of the scope.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 from ..eventlog import Event, Kind
@@ -55,37 +55,50 @@ class EventSending:
         if found:
             self.push(peer, proto, [(ev, 1) for ev in found])
 
-    def send_vector(self, peer: str, proto: DocumentProtocol) -> None:
+    def send_vector(self, peer: str, proto: DocumentProtocol, only: Collection[str] | None = None) -> None:
         """Tell `peer` how far we hold each chain of the scope, so it sends the rest.
 
         Events on their way to the log count as held: otherwise a node catching
         up asks again for all it has received but not yet written, and the
         answer repeats it. Should one of them fail, the digests still differ
-        and a later vector asks for it."""
+        and a later vector asks for it.
+
+        `only`: just these networks, one vector each covering that network
+        alone. Asking again for what the policy refused (and now allows), the
+        whole-scope vector may be the very one the peer just answered, which
+        it ignores for a while (reconcile.py); a narrower one it answers."""
         link = proto.links.get(peer)
         if link is None or link.attrs is None:
             return
         networks = self.scope(proto) if (proto.subscribed and link.attrs.subscribed) else [proto.doc]
+        if only is not None:
+            networks = [net for net in networks if net in only]
         networks.sort()
         self._load_heads(networks)
         pending: dict[str, dict[str, int]] = {}
         for (author, net), seq in self._pending_heads.items():
             pending.setdefault(net, {})[author] = seq
-        budget = self.config.max_frame // 2
-        chunks: list[list[tuple[str, tuple[tuple[str, int], ...]]]] = [[]]
-        size = 0
+        rows = []
         for net in networks:
             heads = self._heads_of(net)
             if net in pending:
                 heads = {**heads, **{a: s for a, s in pending[net].items() if s > heads.get(a, 0)}}
-            authors = tuple(sorted(heads.items()))
+            rows.append((net, tuple(sorted(heads.items()))))
+        self._reconciler.asked(peer, proto.doc)
+        if only is not None:
+            for net, authors in rows:
+                self.send(peer, Vector(proto.doc, net, net, ((net, authors),) if authors else ()))
+            return
+        budget = self.config.max_frame // 2
+        chunks: list[list[tuple[str, tuple[tuple[str, int], ...]]]] = [[]]
+        size = 0
+        for net, authors in rows:
             entry = 34 + 36 * len(authors)
             if size + entry > budget and chunks[-1]:
                 chunks.append([])
                 size = 0
             chunks[-1].append((net, authors))
             size += entry
-        self._reconciler.asked(peer, proto.doc)
         for i, chunk in enumerate(chunks):
             lo = _LOW if i == 0 else chunk[0][0]
             hi = _HIGH if i == len(chunks) - 1 else f"{int(chunks[i + 1][0][0], 16) - 1:064x}"

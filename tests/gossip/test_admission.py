@@ -96,6 +96,30 @@ def test_a_refused_author_is_neither_stored_nor_forwarded_and_nobody_is_blamed()
     assert blamed(sim) == []
 
 
+def test_a_lifted_refusal_is_fetched_again_at_once_not_after_the_resend_window() -> None:
+    """The peer has just answered our whole-scope vector (the refused posts in
+    it); asking with the same vector again it would ignore for
+    `vector_resend_after` (30 s). The refused networks are asked for alone."""
+    sim, root = network(9, 6)
+    spammer = sim.nodes[4]
+    policies = {}
+    for node in sim.nodes:
+        if node is not spammer:
+            policies[node.index] = Refuses({spammer.node_id})
+            node.gossip.set_policy(policies[node.index], sim.now)  # type: ignore[union-attr]
+    for i in range(3):
+        sim.post(4, f"spam {i}", "x", parent=root)
+    sim.run_until_quiet(sim.now + 1000)
+    for index, policy in policies.items():  # as `mod ignore` does: nothing new in the forum itself
+        policy.lift()
+        sim.nodes[index].gossip.set_policy(policy, sim.now)  # type: ignore[union-attr]
+        sim._pump(sim.nodes[index])  # send what that input queued, as a driver does after any input
+    window = sim.nodes[0].gossip.config.vector_resend_after  # type: ignore[union-attr]
+    sim.run_until(sim.now + window / 3)
+    for node in sim.nodes:
+        assert len(links_by(node, spammer.node_id, root)) == 3, node.index
+
+
 def test_a_flood_is_held_back_and_stored_once_the_budget_refills() -> None:
     sim, root = network(4, 7)
     flooder = sim.nodes[3]
