@@ -17,11 +17,11 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..cli.context import resolve_node_id
 from ..errors import AmbiguousId, UnknownEvent
 from ..eventlog import Author, ModAction, SQLiteStore
 from ..eventlog.codec import MAX_REASON
 from ..home import Home
+from ..ids import resolve_node_id
 from ..views import local, moderation, projector
 from ..views.errors import NotADocument
 from .app import checked_form, doc_param, done, field_text, web_of
