@@ -18,6 +18,17 @@ for the others in `remote_out`, and advances in windows no longer than the
 shortest link between processes (`run_before`, `deliver_remote`), so no frame
 can arrive inside the window it was sent in; bench/gossip.py drives this.
 `filter` lets a test drop chosen frames (a link that loses every payload).
+
+Optional, for benchmarks of whole nodes (bench/abuse.py): `store_factory`
+gives a node another log than a `MemoryStore` (say a `SQLiteStore` with its
+views), `policy_factory` gives its machine a `Policy` (say the running node's
+`Governance`, whose wall clock is `now`: events are dated in virtual
+milliseconds), links may have a `bandwidth` (bytes a second each way: frames
+queue behind each other), `measure_cpu` adds up the CPU seconds each
+node's machine spends on frames and timers (`SimNode.cpu_seconds`), and
+`group_commit` stores all the storage requests of one input in one
+`append_many` (one transaction, as the running node's writer batches them),
+handing each request its share of the results in order.
 """
 
 from __future__ import annotations
@@ -25,15 +36,16 @@ from __future__ import annotations
 import hashlib
 import heapq
 import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from nacl.signing import SigningKey
 
-from ..eventlog import Action, Author, Event, MemoryStore, SignatureCache, node_id
+from ..eventlog import Action, Author, Event, EventStore, MemoryStore, SignatureCache, node_id
 from .node import GossipNode, GossipStats
-from .outputs import AppEvent, EventCodec, GossipConfig, PeerSuggested, StoreEvents
+from .outputs import AppEvent, EventCodec, GossipConfig, PeerSuggested, Policy, StoreEvents
 
 _DELIVER, _TIMER, _ACTION, _LOST = 0, 1, 2, 3
 
@@ -43,6 +55,8 @@ class SimLink:
     latency: float
     up: bool = True
     epoch: int = 0
+    bandwidth: float | None = None  # bytes a second each way; None: unlimited
+    busy: dict[int, float] = field(default_factory=dict)  # sender -> its side is busy until then
 
 
 @dataclass
@@ -50,7 +64,7 @@ class SimNode:
     index: int
     key: SigningKey
     node_id: str
-    store: MemoryStore
+    store: EventStore
     author: Author
     gossip: GossipNode | None = None
     alive: bool = True
@@ -59,6 +73,7 @@ class SimNode:
     group: int = 0  # partition group
     app_events: list[AppEvent] = field(default_factory=list)
     retired: list[GossipStats] = field(default_factory=list)  # stats of crashed incarnations
+    cpu_seconds: float = 0.0  # the machine's, on frames and timers (with `measure_cpu`)
 
     def all_stats(self) -> list[GossipStats]:
         return self.retired + ([self.gossip.stats] if self.gossip else [])
@@ -71,12 +86,21 @@ class SimNetwork:
                  reorder: float = 0.0, reorder_delay: float = 0.2, detect_delay: float = 0.5,
                  default_latency: float = 0.05, auto_connect: bool = True,
                  config: Callable[[], GossipConfig] | None = None, trace: bool = False,
-                 keep_app_events: bool = True, local: Callable[[int], bool] | None = None) -> None:
+                 keep_app_events: bool = True, local: Callable[[int], bool] | None = None,
+                 store_factory: Callable[[int, SignatureCache], EventStore] | None = None,
+                 policy_factory: Callable[[SimNode], Policy | None] | None = None,
+                 default_bandwidth: float | None = None, measure_cpu: bool = False,
+                 group_commit: bool = False) -> None:
         self.rng = random.Random(seed)
         self.net_rng = random.Random(self.rng.getrandbits(64))
         self.loss, self.duplicate, self.reorder = loss, duplicate, reorder
         self.reorder_delay, self.detect_delay = reorder_delay, detect_delay
         self.default_latency = default_latency
+        self.default_bandwidth = default_bandwidth
+        self.store_factory = store_factory
+        self.policy_factory = policy_factory
+        self.measure_cpu = measure_cpu
+        self.group_commit = group_commit
         self.auto_connect = auto_connect
         self.signatures = SignatureCache()
         self.codec = EventCodec(limit=10_000_000, signatures=self.signatures,
@@ -105,7 +129,9 @@ class SimNetwork:
 
     def add_node(self) -> SimNode:
         key = SigningKey(self.rng.getrandbits(256).to_bytes(32, "big"))
-        store = MemoryStore(signature_cache=self.signatures)
+        index = len(self.nodes)
+        store = (MemoryStore(signature_cache=self.signatures) if self.store_factory is None
+                 else self.store_factory(index, self.signatures))
         node = SimNode(len(self.nodes), key, node_id(key), store, Author(key, store, self._clock))
         self.nodes.append(node)
         self.by_id[node.node_id] = node
@@ -120,17 +146,19 @@ class SimNetwork:
     def _machine(self, node: SimNode, seed: int) -> GossipNode:
         config = self._config()
         config.codec = self.codec
-        return GossipNode(node.node_id, node.store, random.Random(seed), config)
+        policy = self.policy_factory(node) if self.policy_factory is not None else None
+        return GossipNode(node.node_id, node.store, random.Random(seed), config, policy=policy)
 
     def _clock(self) -> int:
         return int(self.now * 1000)
 
-    def connect(self, a: int, b: int, latency: float | None = None) -> None:
+    def connect(self, a: int, b: int, latency: float | None = None, bandwidth: float | None = None) -> None:
         """A symmetric link between nodes a and b (both ends told now, if alive)."""
         key = (min(a, b), max(a, b))
         link = self.links.get(key)
         if link is None:
-            link = self.links[key] = SimLink(self.default_latency if latency is None else latency)
+            link = self.links[key] = SimLink(self.default_latency if latency is None else latency,
+                                             bandwidth=bandwidth or self.default_bandwidth)
         elif link.up and self._usable(key):
             return
         link.up = True
@@ -154,6 +182,7 @@ class SimNetwork:
     def _link_down(self, key: tuple[int, int]) -> None:
         link = self.links[key]
         link.epoch += 1
+        link.busy.clear()  # what was queued on it is lost with it
         for x, y in ((key[0], key[1]), (key[1], key[0])):
             self._push(self.now + self.detect_delay, _LOST, (x, self.nodes[x].incarnation, y))
 
@@ -211,11 +240,20 @@ class SimNetwork:
     def at(self, t: float, action: Callable[[], None]) -> None:
         self._push(t, _ACTION, action)
 
-    def post(self, i: int, subject: str, text: str, parent: str | None = None) -> tuple[Event, Event | None]:
-        """Node i posts (a reply, if `parent`) and publishes it to its machine."""
+    def publish(self, i: int, events: Iterable[Event]) -> None:
+        """Events already in node i's log (signed by anyone) go to its machine now."""
         node = self.nodes[i]
         assert node.gossip is not None
-        document, link = node.author.post(subject, text, parent=parent)
+        node.gossip.publish(events, self.now)
+        self._pump(node)
+
+    def post(self, i: int, subject: str, text: str, parent: str | None = None,
+             **options: object) -> tuple[Event, Event | None]:
+        """Node i posts (a reply, if `parent`) and publishes it to its machine
+        (`options` go to `Author.post`: `work=BITS` mines a proof of work)."""
+        node = self.nodes[i]
+        assert node.gossip is not None
+        document, link = node.author.post(subject, text, parent=parent, **options)
         events = [document] + ([link] if link else [])
         if parent is not None:
             head = node.store.head(node.node_id, node.node_id)
@@ -296,6 +334,14 @@ class SimNetwork:
             self._push(when, _DELIVER, (src, dst, data, epoch))
 
     def _dispatch(self, kind: int, payload: Any, when: float) -> None:
+        if not self.measure_cpu or kind == _ACTION:
+            self._handle(kind, payload)
+            return
+        start = time.process_time()
+        self._handle(kind, payload)
+        self.nodes[payload[1] if kind == _DELIVER else payload[0]].cpu_seconds += time.process_time() - start
+
+    def _handle(self, kind: int, payload: Any) -> None:
         if kind == _DELIVER:
             src, dst, data, epoch = payload
             node = self.nodes[dst]
@@ -333,9 +379,13 @@ class SimNetwork:
             return
         events = machine.events()
         while events:
+            grouped = self._group_commit(node, events) if self.group_commit else {}
             for event in events:
                 if type(event) is StoreEvents:
-                    machine.events_stored(node.store.append_many(event.events), self.now)
+                    results = grouped.pop(id(event), None)
+                    if results is None:
+                        results = node.store.append_many(event.events)
+                    machine.events_stored(results, self.now)
                     continue
                 if self.keep_app_events:
                     node.app_events.append(event)
@@ -355,6 +405,16 @@ class SimNetwork:
         elif deadline is None:
             node.timer = None
 
+    @staticmethod
+    def _group_commit(node: SimNode, events: list[AppEvent]) -> dict[int, list[Any]]:
+        """Every storage request of one drain in one `append_many` (one transaction, as
+        the running node's writer does); id(request) -> its share of the results, in order."""
+        requests = [e for e in events if type(e) is StoreEvents]
+        if len(requests) < 2:
+            return {}
+        results = iter(node.store.append_many([ev for r in requests for ev in r.events]))
+        return {id(r): [next(results) for _ in r.events] for r in requests}
+
     def _send(self, src: int, dst: int, data: bytes) -> None:
         key = (min(src, dst), max(src, dst))
         link = self.links.get(key)
@@ -369,6 +429,10 @@ class SimNetwork:
             self.dropped += 1
             return
         delay = link.latency
+        if link.bandwidth:  # frames leave one after another, each taking len / bandwidth
+            leaves = max(self.now, link.busy.get(src, 0.0)) + len(data) / link.bandwidth
+            link.busy[src] = leaves
+            delay += leaves - self.now
         if self.reorder and rng.random() < self.reorder:
             delay += rng.random() * self.reorder_delay
         if self.local is not None and not self.local(dst):
