@@ -24,7 +24,8 @@ pass, so that a ban reaches everyone. Blocks by this node are the machine's
 own (its subscription events), applied before this.
 
 The forum of each document and the moderation state of each forum are
-cached; `learned` drops what a stored event changes.
+cached; `learned` drops what a stored event changes. A post is charged to
+its author's flood budget once, however many peers send a copy of it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from .budget import TokenBucket
 
 #: documents whose forum is remembered, forums whose state is, and (author, forum) flood budgets
 CACHED = 10_000
+#: posts (link ids) remembered as charged to a flood budget, so a copy is not charged again
+CHARGED = 50_000
 
 BANNED, MEMBERS_ONLY, UNPROVEN = Refusal("banned"), Refusal("members"), Refusal("pow")
 
@@ -67,6 +70,7 @@ class Governance(Policy):
         self._forum_of: OrderedDict[str, str] = OrderedDict()
         self._states: OrderedDict[str, moderation.ModerationState | None] = OrderedDict()
         self._budgets: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
+        self._charged: OrderedDict[str, None] = OrderedDict()
 
     def admit(self, ev: Event, doc: str, now: float) -> Refusal | None:
         if ev.kind is Kind.MODERATION:
@@ -86,17 +90,22 @@ class Governance(Policy):
                 if policy[0] == "pow" and not has_work(proof or "", policy[1]):
                     return UNPROVEN
             if ev.kind is Kind.LINK and ev.timestamp >= (self.wall_clock() - self.flood.fresh_seconds) * 1000:
-                return self._spend(ev.author, forum, now)
+                return self._spend(ev, forum, now)
         return None
 
-    def _spend(self, author: str, forum: str, now: float) -> Refusal | None:
-        """One new post from `author` in `forum`: within its flood budget, or held back until then."""
-        key = (author, forum)
+    def _spend(self, ev: Event, forum: str, now: float) -> Refusal | None:
+        """One new post from its author in `forum`: within its flood budget, or held back until then."""
+        if ev.id in self._charged:
+            return None  # another copy of a post already admitted (the machine drops duplicates)
+        key = (ev.author, forum)
         bucket = self._budgets.get(key)
         if bucket is None:
             bucket = TokenBucket(self.flood.per_minute / 60.0, self.flood.burst)
             self._remember(self._budgets, key, bucket)
         if bucket.spend(1.0, now):
+            self._charged[ev.id] = None
+            while len(self._charged) > CHARGED:
+                self._charged.popitem(last=False)
             return None
         return Refusal("flood", now + (1.0 - bucket.tokens) / bucket.rate)
 
