@@ -12,7 +12,10 @@ other), each running the real gossip machine over a real SQLite log with its
 views (on /dev/shm, `synchronous=OFF`: durability is not what is measured)
 and the running node's policy (node/governance.py: bans, members, pow and the
 default flood budget, 60 new posts a minute with bursts of 100 per author and
-forum), its wall clock the virtual clock. The attacker is one more node,
+forum), its wall clock the virtual clock. The nodes join one after another,
+each through a neighbour that holds the forum (`--flash-crowd`: all at
+once; then an honest node with ten links for a moment sends a neighbour
+nine suggestions, and is blamed for it). The attacker is one more node,
 linked to `--attacker-links` random members, holding `--spam-keys` fresh keys
 that sign `--spam-posts` replies to the forum's root, key after key (each
 key's posts in a row: the order that gets most past a ban), handed to its
@@ -387,7 +390,7 @@ def run(scenario: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", help="comma-separated scenarios: " + ",".join(SCENARIOS))
-    parser.add_argument("--quick", action="store_true", help="a small version: 12 nodes, 600 spam posts")
+    parser.add_argument("--quick", action="store_true", help="a small version: 12 nodes, 10 keys, 600 spam posts, pow:12, the switch after 1 s")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--nodes", type=int, default=50, help="honest nodes (owner, moderator, members)")
     parser.add_argument("--honest-posts", type=int, default=200)
@@ -407,7 +410,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.nodes, args.honest_posts, args.spam_keys, args.spam_posts = 12, 40, 10, 600
-        args.honest_window, args.pow_bits, args.pow_seconds = 20.0, 12, 10.0
+        args.honest_window, args.pow_bits, args.pow_seconds, args.switch_after = 20.0, 12, 10.0, 1.0
     args.only = args.only.split(",") if args.only else list(SCENARIOS)
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:
