@@ -175,7 +175,7 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 def build_app(web: Web) -> Starlette:
     """The Starlette application of one node's web UI."""
-    from . import actions, live, moderating, pages
+    from . import actions, authors, live, moderating, pages
 
     routes = [
         Route("/", pages.home), Route("/fragment/home", pages.home_fragment),
@@ -197,6 +197,7 @@ def build_app(web: Web) -> Starlette:
         Route("/f/{forum}/mod", moderating.moderate_forum, methods=["POST"]),
         Route("/f/{forum}/moderation", moderating.history_page),
         Route("/blocked", moderating.blocked_page),
+        Route("/a/{author}", authors.author_page),
         Route("/block", moderating.block, methods=["POST"]),
         Route("/unblock", moderating.unblock, methods=["POST"]),
         Route("/dirs", pages.directories), Route("/dirs", actions.create_directory, methods=["POST"]),
