@@ -51,7 +51,8 @@ an honest node made; a reply's document travels with its link and counts
 once with it), `honest_reliability` (fraction of (honest reply, honest node)
 pairs where the node holds the reply, once the run is quiet),
 `honest_peers_banned` (honest nodes that blamed an honest neighbour:
-`PeerMisbehaved`), `max_spam_posts_stored_per_key` (on any honest node; the
+`PeerMisbehaved`, setup included; `..._during_attack` from the attack on;
+`honest_blamed_for` says why), `max_spam_posts_stored_per_key` (on any honest node; the
 flood target is this at most the burst), `honest_delay_s` (from an honest
 reply's posting to its last delivery), `honest_node_cpu_seconds` (mean CPU
 an honest machine spent on frames and timers during the attack) and
@@ -128,6 +129,7 @@ class Run:
         self.acted: dict[str, float] = {}  # key or "" -> when the containing action was taken
         self.blamed: set[tuple[int, str]] = set()  # (honest node, peer it blamed)
         self.blames: Counter[str] = Counter()  # why honest peers were blamed
+        self.blamed_in_attack: set[int] = set()  # honest nodes that blamed an honest peer once it began
         self.honest_posts: dict[str, float] = {}  # link id -> when posted
         self.honest_docs: list[str] = []
         self.delivered: dict[str, float] = {}  # honest link id -> last delivery
@@ -299,6 +301,8 @@ class Run:
             self.blamed.add((i, event.peer))
             if event.peer in self.honest_ids:
                 self.blames[event.reason[:80]] += 1
+                if hasattr(self, "start"):
+                    self.blamed_in_attack.add(i)
 
     def _spam_stored(self, i: int, ev: Event, now: float) -> None:
         key = ev.author
@@ -347,6 +351,7 @@ class Run:
             "seconds_to_contain": contain,
             "honest_reliability": round(reliability, 4),
             "honest_peers_banned": len({i for i, p in self.blamed if p in self.honest_ids}),
+            "honest_peers_banned_during_attack": len(self.blamed_in_attack),
             "honest_blamed_for": dict(self.blames),
             "attacker_blamed_by": len({i for i, p in self.blamed if p not in self.honest_ids}),
             "max_spam_posts_stored_per_key": max(self.per_key.values(), default=0),
