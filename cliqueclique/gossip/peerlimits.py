@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .messages import Delete, Shed, Suggest
+from .messages import Delete, Shed
 from .states import LinkInput, LinkState
 
 if TYPE_CHECKING:
@@ -65,14 +65,14 @@ class PeerLimits:
         if not candidates:
             # Nobody can do without us yet: introduce one of them to another of our
             # peers with room, so that it can (and ask again later).
-            if self._introduce():
+            if self._introduce(now):
                 self.shed_at = now + self.cfg.settle_delay
             return  # else asked again when the links change (`_check_peer_limit` after a flush)
         _, peer = max(candidates)
         self.shed_to, self.shed_until = peer, now + 2 * self.cfg.settle_delay
         self.host.send(peer, Shed(self.doc))
 
-    def _introduce(self) -> bool:
+    def _introduce(self, now: float) -> bool:
         """Suggest to a peer we would shed another of our peers that has room
         (once per pair); True if one was suggested."""
         holders = [(peer, link) for peer, link in self.links.items()
@@ -83,9 +83,7 @@ class PeerLimits:
             for other, other_link in holders:
                 assert other_link.attrs is not None
                 if (other != peer and other_link.attrs.peers < self.cfg.max_peers
-                        and (peer, other) not in self.suggested):
-                    self.suggested.add((peer, other))
-                    self.host.send(peer, Suggest(self.doc, other, self.host.hint(other)))
+                        and (peer, other) not in self.suggested and self.suggest_to(peer, other, now)):
                     return True
         return False
 

@@ -129,7 +129,7 @@ from .states import (
     PeerLink,
     advance,
 )
-from .suggestions import SUGGESTION_INTERVAL, SUGGESTIONS_PER_LINK, SuggestionBudget
+from .suggestions import SUGGESTION_INTERVAL, SUGGESTIONS_PER_LINK, SUGGESTIONS_SENT_PER_LINK, SuggestionBudget
 
 if TYPE_CHECKING:
     from .node import GossipNode
@@ -178,6 +178,7 @@ class DocumentProtocol(PushTree, PeerLimits):
         self.first_source: dict[str, str] = {}  # event id -> the peer it first came from
         self.suggested: set[tuple[str, str]] = set()
         self.suggestion_budgets: dict[str, SuggestionBudget] = {}  # per link peer (see on_suggest)
+        self.suggestions_sent: dict[str, SuggestionBudget] = {}  # ... and what we sent it (suggest_to)
         self.dirty = True  # metadata inputs since the last flush: election etc. must rerun
         self.need_peers = False  # a link went away: offer the document to other connected peers
         self.offer_at: float | None = None  # when to offer it again while it has few links
@@ -542,7 +543,7 @@ class DocumentProtocol(PushTree, PeerLimits):
                 link.retry_at = now + self._delay(0)
                 self._send_update(peer, link)
         if self.active:
-            self._suggest()
+            self._suggest(now)
             if self.need_peers and self.room() and self.host.announce(self):
                 self.plan_offer(now)
             self.need_peers = False
@@ -575,7 +576,7 @@ class DocumentProtocol(PushTree, PeerLimits):
         assert self.advertised is not None
         self.host.send(peer, Update(self.doc, self.serial, self.advertised, document))
 
-    def _suggest(self) -> None:
+    def _suggest(self, now: float) -> None:
         holders = self.holders()
         if len(holders) < 2:
             return
@@ -586,9 +587,21 @@ class DocumentProtocol(PushTree, PeerLimits):
                 continue
             for other in holders:
                 if other != peer and (peer, other) not in self.suggested:
-                    self.suggested.add((peer, other))
-                    self.host.send(peer, Suggest(self.doc, other, self.host.hint(other)))
+                    self.suggest_to(peer, other, now)
                     break
+
+    def suggest_to(self, peer: str, other: str, now: float) -> bool:
+        """Suggest `other` to `peer`, within what we send one link (see
+        suggestions.py); False if that is spent for now (tried again later)."""
+        if len(self.suggestions_sent) > 2 * max(len(self.links), self.cfg.max_peers):  # links gone
+            self.suggestions_sent = {p: b for p, b in self.suggestions_sent.items() if p in self.links}
+        budget = self.suggestions_sent.setdefault(peer, SuggestionBudget())
+        if budget.spend(now) > SUGGESTIONS_SENT_PER_LINK:
+            budget.spent -= 1  # not sent after all
+            return False
+        self.suggested.add((peer, other))
+        self.host.send(peer, Suggest(self.doc, other, self.host.hint(other)))
+        return True
 
     def drop(self, now: float, reason: str) -> None:
         """Stop holding the document: metadata deletion to every link until acknowledged."""

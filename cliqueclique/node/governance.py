@@ -24,7 +24,8 @@ pass, so that a ban reaches everyone. Blocks by this node are the machine's
 own (its subscription events), applied before this.
 
 The forum of each document and the moderation state of each forum are
-cached; `learned` drops what a stored event changes. A post is charged to
+cached; `learned` drops what a stored event changes, and says whether the
+policy may now admit what it refused (not after a ban: see `STRICTER`). A post is charged to
 its author's flood budget once, however many peers send a copy of it.
 """
 
@@ -35,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..eventlog import Event, Kind
+from ..eventlog import Event, Kind, ModAction
 from ..eventlog.codec import parse_policy
 from ..eventlog.store import SQLiteStore
 from ..eventlog.work import has_work
@@ -45,6 +46,10 @@ from .budget import TokenBucket
 
 #: documents whose forum is remembered, forums whose state is, and (author, forum) flood budgets
 CACHED = 10_000
+#: moderation actions after which the policy admits nothing it refused before:
+#: asking the peers again for every refused post after each ban (a flood's
+#: containment is a ban per spamming key) would only bring them back refused
+STRICTER = frozenset({ModAction.BAN, ModAction.REVOKE, ModAction.HIDE, ModAction.UNHIDE})
 #: posts (link ids) remembered as charged to a flood budget, so a copy is not charged again
 CHARGED = 50_000
 
@@ -112,7 +117,8 @@ class Governance(Policy):
     def learned(self, ev: Event) -> bool:
         if ev.kind is Kind.MODERATION:
             self._states.pop(ev.network, None)
-            return True
+            body = ev.content()
+            return not (isinstance(body, dict) and body.get("action") in STRICTER)
         if ev.kind is Kind.SUBSCRIPTION and ev.author == self.node and ev.ref is not None:
             body = ev.content()
             if isinstance(body, dict) and body.get("action") in ("ignore", "heed"):

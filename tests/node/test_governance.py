@@ -86,9 +86,13 @@ def test_moderation_learned_changes_the_answer(store: SQLiteStore) -> None:
     assert policy.admit(doc, root.id, 0.0) is None  # cached: open, nobody banned
     ban = owner.moderate(root.id, ModAction.BAN, stranger.id)
     store.append(ban)
-    assert policy.learned(ban) is True
+    assert policy.learned(ban) is False  # stricter: nothing refused before is worth asking for again
     refusal = policy.admit(doc, root.id, 0.0)
     assert refusal is not None and refusal.reason == "banned"
+    unban = owner.moderate(root.id, ModAction.UNBAN, stranger.id)
+    store.append(unban)
+    assert policy.learned(unban) is True  # may admit what it refused: the machine asks again
+    assert policy.admit(doc, root.id, 0.0) is None
 
 
 def test_new_posts_beyond_the_flood_budget_are_held_back_until_it_refills(store: SQLiteStore) -> None:
