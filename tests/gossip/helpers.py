@@ -49,6 +49,16 @@ def join_all(sim: SimNetwork, root: str, members: list[int], creator: int = 0) -
         holders.add(i)
 
 
+def settled_forum(seed: int, n: int) -> tuple[SimNetwork, str]:
+    """A forum on a random graph of `n` nodes that all joined, once quiet."""
+    sim = SimNetwork(seed, config=fast_config)
+    random_topology(sim, n, random.Random(seed))
+    root = start_forum(sim)
+    join_all(sim, root, list(range(n)))
+    sim.run_until_quiet(1000)
+    return sim, root
+
+
 def scope_events(node: SimNode, root: str) -> set[str]:
     """Ids of the events of the root's network and of its children's networks."""
     children = {s.event.content()["child"] for s in node.store.events(network=root, kind=Kind.LINK)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import random
-
 from cliqueclique.eventlog import Event, Kind
 from cliqueclique.gossip.outputs import PeerMisbehaved, Policy, Refusal
-from cliqueclique.gossip.sim import SimNetwork
+from cliqueclique.gossip.sim import SimNetwork, SimNode
 
-from .helpers import fast_config, join_all, random_topology, start_forum
+from .helpers import settled_forum
 
 
 class Refuses(Policy):
@@ -48,13 +46,14 @@ class Floods(Policy):
         return None
 
 
-def network(seed: int, n: int) -> tuple[SimNetwork, str]:
-    sim = SimNetwork(seed, config=fast_config)
-    random_topology(sim, n, random.Random(seed))
-    root = start_forum(sim)
-    join_all(sim, root, list(range(n)))
-    sim.run_until_quiet(1000)
-    return sim, root
+def refuse_everywhere(sim: SimNetwork, spammer: SimNode) -> dict[int, Refuses]:
+    """Every other node refuses `spammer`'s events; their policies, by node index."""
+    policies = {}
+    for node in sim.nodes:
+        if node is not spammer:
+            policies[node.index] = Refuses({spammer.node_id})
+            node.gossip.set_policy(policies[node.index], sim.now)  # type: ignore[union-attr]
+    return policies
 
 
 def links_by(node, author: str, root: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -66,13 +65,9 @@ def blamed(sim: SimNetwork) -> list[PeerMisbehaved]:
 
 
 def test_a_refused_author_is_neither_stored_nor_forwarded_and_nobody_is_blamed() -> None:
-    sim, root = network(3, 8)
+    sim, root = settled_forum(3, 8)
     spammer = sim.nodes[5]
-    policies = {}
-    for node in sim.nodes:
-        if node is not spammer:
-            policies[node.index] = Refuses({spammer.node_id})
-            node.gossip.set_policy(policies[node.index], sim.now)  # type: ignore[union-attr]
+    policies = refuse_everywhere(sim, spammer)
     for i in range(6):  # a chain of posts: every later one depends on the refused first
         sim.post(5, f"spam {i}", "x", parent=root)
     good, _ = sim.post(2, "honest", "x", parent=root)
@@ -100,13 +95,9 @@ def test_a_lifted_refusal_is_fetched_again_at_once_not_after_the_resend_window()
     """The peer has just answered our whole-scope vector (the refused posts in
     it); asking with the same vector again it would ignore for
     `vector_resend_after` (30 s). The refused networks are asked for alone."""
-    sim, root = network(9, 6)
+    sim, root = settled_forum(9, 6)
     spammer = sim.nodes[4]
-    policies = {}
-    for node in sim.nodes:
-        if node is not spammer:
-            policies[node.index] = Refuses({spammer.node_id})
-            node.gossip.set_policy(policies[node.index], sim.now)  # type: ignore[union-attr]
+    policies = refuse_everywhere(sim, spammer)
     for i in range(3):
         sim.post(4, f"spam {i}", "x", parent=root)
     sim.run_until_quiet(sim.now + 1000)
@@ -121,7 +112,7 @@ def test_a_lifted_refusal_is_fetched_again_at_once_not_after_the_resend_window()
 
 
 def test_a_flood_is_held_back_and_stored_once_the_budget_refills() -> None:
-    sim, root = network(4, 7)
+    sim, root = settled_forum(4, 7)
     flooder = sim.nodes[3]
     for node in sim.nodes:
         node.gossip.set_policy(Floods(burst=5, every=10.0), sim.now)  # type: ignore[union-attr]

@@ -4,25 +4,14 @@ holder, and the chain stops replicating from the fork on."""
 
 from __future__ import annotations
 
-import random
-
 from cliqueclique.eventlog import BatchSigner, Event, Kind
 from cliqueclique.gossip.messages import Events, pack_frames
 from cliqueclique.gossip.outputs import PeerMisbehaved
 from cliqueclique.gossip.sim import SimNetwork
 
-from .helpers import fast_config, join_all, random_topology, start_forum
+from .helpers import settled_forum
 
 N = 9
-
-
-def forum(seed: int) -> tuple[SimNetwork, str]:
-    sim = SimNetwork(seed, config=fast_config)
-    random_topology(sim, N, random.Random(seed))
-    root = start_forum(sim)
-    join_all(sim, root, list(range(N)))
-    sim.run_until_quiet(1000)
-    return sim, root
 
 
 def twins(sim: SimNetwork, author: int, root: str) -> list[tuple[Event, Event, BatchSigner]]:
@@ -47,7 +36,7 @@ def blamed(sim: SimNetwork) -> set[tuple[int, str]]:
 
 
 def test_a_fork_is_the_authors_fault_and_every_holder_learns_it() -> None:
-    sim, root = forum(5)
+    sim, root = settled_forum(5, N)
     forker = sim.nodes[N - 1]
     (doc_a, link_a, later), (doc_b, link_b, _) = twins(sim, forker.index, root)
     east, west = 1, 2
@@ -78,7 +67,7 @@ def test_a_fork_is_the_authors_fault_and_every_holder_learns_it() -> None:
 
 
 def test_the_author_sending_its_own_fork_is_blamed() -> None:
-    sim, root = forum(8)
+    sim, root = settled_forum(8, N)
     forker = sim.nodes[N - 1]
     (doc_a, link_a, _), (doc_b, link_b, _) = twins(sim, forker.index, root)
     send(sim, forker.index, 1, root, (doc_a, link_a))
