@@ -5,7 +5,7 @@ registers one group of commands on it, and this package imports them all.
 Expected failures print one `Error:` line and exit non-zero; no tracebacks.
 """
 
-from . import demo, dirs, log, mod, node, peer, read, write  # noqa: F401  (register their commands)
+from . import demo, dirs, gc, log, mod, node, peer, read, write  # noqa: F401  (register their commands)
 from .group import cli, main
 
 __all__ = ["cli", "main"]

@@ -22,6 +22,7 @@ import trio
 
 from ..errors import NodeError
 from ..eventlog import Action, Kind
+from ..gc import DAY, DEFAULT_RETENTION, GcConfig
 from ..home import LocalNode
 from ..invite import Invite, parse_invite
 from ..net import parse_address
@@ -68,11 +69,13 @@ def _tunnel_options(values: tuple[str, ...]) -> dict[str, str | int]:
               help="Allow --web on an address other than loopback (then an access token is required).")
 @click.option("--web-token", envvar="CLIQUECLIQUE_WEB_TOKEN", metavar="TOKEN",
               help="Access token for a remote web UI (default: a random one, printed in the URL).")
+@click.option("--gc-retention", type=float, default=DEFAULT_RETENTION / DAY, show_default=True, metavar="DAYS",
+              help="Forget documents nobody here has wanted for this long (see `gc`).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @pass_context
 def serve(ctx: Context, listen: tuple[str, ...], i2p: bool | None, sam: str, i2p_option: tuple[str, ...],
           print_events: bool, web: str | None, no_web: bool, web_allow_remote: bool,
-          web_token: str | None, verbose: int) -> None:
+          web_token: str | None, gc_retention: float, verbose: int) -> None:
     """Run the node and its web UI until Ctrl-C (or SIGTERM); nothing acknowledged is lost."""
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
@@ -87,7 +90,10 @@ def serve(ctx: Context, listen: tuple[str, ...], i2p: bool | None, sam: str, i2p
         listen = (f"127.0.0.1:{last[0] if last else 0}",)
     for text in listen:
         parse_listen(text)  # a bad address is refused before anything starts
-    options = NodeOptions(listen=list(listen), i2p=i2p, sam=sam, i2p_tunnels=_tunnel_options(i2p_option))
+    if not 0 <= gc_retention <= 100 * 365:
+        raise click.BadParameter("must be from 0 to 36500 days", param_hint="--gc-retention")
+    options = NodeOptions(listen=list(listen), i2p=i2p, sam=sam, i2p_tunnels=_tunnel_options(i2p_option),
+                          gc=GcConfig(retention=gc_retention * DAY))
     web_options = _web_options(local.log_path, web, no_web, web_allow_remote, web_token)
     trio.run(_serve, ctx, options, web_options, print_events)
 

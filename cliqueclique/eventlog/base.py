@@ -25,7 +25,7 @@ never arrive from there, a dangling placeholder on every node.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -126,6 +126,21 @@ class _Batch:
             self.grants.setdefault(event.network, []).append(event)
         elif event.kind is Kind.MODERATION:
             self.moderation.setdefault(event.network, []).append(event)
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetRecord:
+    """What garbage collection removed from the log (gc.py): a whole network."""
+
+    network: str
+    document: bool  # the network's document event was held (else stray events only)
+    events: int
+    unwanted_since: int  # ms, wall clock: when a sweep first found it unwanted
+    forgotten_at: int  # ms
+
+
+#: forget records kept (the oldest go first)
+MAX_FORGET_RECORDS = 100_000
 
 
 def _deletes_document(event: Event) -> bool:
@@ -232,6 +247,62 @@ class EventStore(ABC):
             key = (event.author, event.network)
             out[key] = min(seq, out.get(key, seq))
         return out
+
+    # --- garbage collection (gc.py): forgetting whole networks ------------------------
+
+    def networks(self) -> set[str]:
+        """Every network the log holds an event of."""
+        return {stored.event.network for stored in self.events()}
+
+    def networks_by(self, author: str) -> set[str]:
+        """The networks holding an event signed by `author`."""
+        return {stored.event.network for stored in self.events(author=author)}
+
+    def thread_parents(self, docs: Iterable[str]) -> dict[str, set[str]]:
+        """doc -> the documents right above it in threads: the parents of its
+        natural (unpurged, undeleted) links, and the children of reversed links
+        in its own network (views/threads.py)."""
+        wanted = set(docs)
+        found: dict[str, set[str]] = {}
+        deleted = {s.event.ref for s in self.events(kind=Kind.DELETION)}
+        for stored in self.events(kind=Kind.LINK):
+            event = stored.event
+            body = event.content()
+            if not isinstance(body, dict) or event.id in deleted:
+                continue
+            natural = body["direction"] == "natural"
+            above, below = (body["parent"], body["child"]) if natural else (body["child"], body["parent"])
+            if below in wanted:
+                found.setdefault(below, set()).add(above)
+        return found
+
+    @abstractmethod
+    def gc_transaction(self, *, write: bool = True) -> AbstractContextManager[None]:
+        """One transaction for a garbage collection sweep: what it reads and
+        forgets commits (or, with `write=False`, is rolled back) as a whole."""
+
+    @abstractmethod
+    def gc_marks(self) -> dict[str, int]:
+        """network -> when (ms) a sweep first found it unwanted."""
+
+    @abstractmethod
+    def set_gc_marks(self, add: Mapping[str, int], remove: Iterable[str]) -> None:
+        """Record newly unwanted networks and clear the marks of wanted ones."""
+
+    @abstractmethod
+    def forget(self, networks: Mapping[str, int], at: int) -> dict[str, int]:
+        """Remove every event of these networks (network -> unwanted since, ms),
+        with the views' rows and fork evidence derived from them, clear their
+        marks and record each in `forgotten` (at `at`, ms). Call inside
+        `gc_transaction`. A network's chains go whole, so `verify` still holds.
+
+        Returns:
+            network -> events removed.
+        """
+
+    @abstractmethod
+    def forgotten(self, limit: int | None = None) -> list[ForgetRecord]:
+        """What garbage collection forgot, newest first."""
 
     # --- shared behaviour -------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +28,8 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from ..errors import StoreError
-from .base import MAX_EVIDENCE, EventStore
+from .base import MAX_EVIDENCE, MAX_FORGET_RECORDS, EventStore, ForgetRecord
+from .codec import decode_wire
 from .events import Event, Kind, StoredEvent
 from .signatures import SignatureCache
 from .validation import PURGEABLE
@@ -79,6 +80,25 @@ def m002_network_kind(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_network_kind ON events(network, kind, position)")
 
 
+@migrations()
+def m003_garbage_collection(db: sqlite_utils.Database) -> None:
+    # Not the log and not views (replay keeps them): what garbage collection
+    # (gc.py) remembers. gc_unwanted: since when each network is unwanted (ms,
+    # wall clock), so the retention survives restarts; gc_forgotten: what it
+    # removed, and when (ids and counts only, never content).
+    db.execute("CREATE TABLE gc_unwanted (network TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID")
+    db.execute(
+        """CREATE TABLE gc_forgotten (
+            network TEXT NOT NULL,
+            document INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            unwanted_since INTEGER NOT NULL,
+            forgotten_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX gc_forgotten_at ON gc_forgotten(forgotten_at)")
+
+
 class Projector(Protocol):
     """A view kept in step with the log inside each append transaction."""
 
@@ -86,6 +106,12 @@ class Projector(Protocol):
 
 
 _COLUMNS = "position, id, kind, author, network, seq, prev, timestamp, ref, header, body, signature"
+
+
+def last_position(db: sqlite_utils.Database) -> int:
+    """The highest position the log ever gave (AUTOINCREMENT: never reused)."""
+    (position,) = db.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return int(position)
 
 
 def _row_to_stored(row: Sequence[Any]) -> StoredEvent:
@@ -132,6 +158,9 @@ class SQLiteStore(EventStore):
         self.projectors = list(projectors)
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # A new log gives freed pages back to the file (garbage collection runs
+            # an incremental vacuum); only possible before the first table exists.
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA secure_delete=ON")
@@ -278,7 +307,9 @@ class SQLiteStore(EventStore):
         return int(self._query("SELECT count(*) FROM events WHERE kind = ?", [kind.value])[0][0])
 
     def last_position(self) -> int:
-        return int(self._query("SELECT coalesce(max(position), 0) FROM events")[0][0])
+        """The last position ever given (positions are never reused, even when
+        garbage collection forgets the events that had them)."""
+        return last_position(self.db)
 
     def equivocations(self) -> list[tuple[str, bytes, str | None]]:
         return [(r[0], bytes(r[1]), r[2]) for r in
@@ -316,8 +347,7 @@ class SQLiteStore(EventStore):
              e.header, e.body, e.signature)
             for e in events
         ]
-        (counter,) = self.db.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence "
-                                     "WHERE name = 'events'").fetchone()
+        counter = last_position(self.db)
         self.db.conn.executemany(
             "INSERT INTO events (id, kind, author, network, seq, prev, timestamp, ref, "
             "header, body, signature) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -359,3 +389,118 @@ class SQLiteStore(EventStore):
                 )
         except sqlite3.Error as e:
             raise StoreError(f"cannot record equivocation evidence: {e}") from e
+
+    # --- garbage collection (gc.py) ------------------------------------------------------
+
+    def networks(self) -> set[str]:
+        return {r[0] for r in self._query("SELECT DISTINCT network FROM events")}
+
+    def networks_by(self, author: str) -> set[str]:
+        return {r[0] for r in self._query("SELECT DISTINCT network FROM events WHERE author = ?", [author])}
+
+    def thread_parents(self, docs: Iterable[str]) -> dict[str, set[str]]:
+        if not any(hasattr(p, "forget") for p in self.projectors):  # no views: no edges table
+            return super().thread_parents(docs)
+        found: dict[str, set[str]] = {}
+        for below, above in self._query_in("SELECT below, above FROM edges WHERE below IN ({})", docs):
+            found.setdefault(below, set()).add(above)
+        return found
+
+    @contextmanager
+    def gc_transaction(self, *, write: bool = True) -> Iterator[None]:
+        try:
+            self.db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield
+            except BaseException:
+                self.db.conn.rollback()
+                raise
+            if write:
+                self.db.execute("COMMIT")
+            else:
+                self.db.conn.rollback()
+        except sqlite3.Error as e:
+            if self.db.conn.in_transaction:
+                self.db.conn.rollback()
+            raise StoreError(f"garbage collection failed, nothing forgotten: {e}") from e
+
+    def gc_marks(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self._query("SELECT network, since FROM gc_unwanted")}
+
+    def set_gc_marks(self, add: Mapping[str, int], remove: Iterable[str]) -> None:
+        removed = list(remove)
+        for i in range(0, len(removed), 500):
+            chunk = removed[i : i + 500]
+            self.db.execute(f"DELETE FROM gc_unwanted WHERE network IN ({','.join('?' * len(chunk))})", chunk)
+        self.db.conn.executemany("INSERT OR REPLACE INTO gc_unwanted (network, since) VALUES (?, ?)",
+                                 list(add.items()))
+
+    def forget(self, networks: Mapping[str, int], at: int) -> dict[str, int]:
+        nets = list(networks)
+        if not nets:
+            return {}
+        counts = {net: 0 for net in nets}
+        counts.update({r[0]: int(r[1]) for r in self._query_in(
+            "SELECT network, count(*) FROM events WHERE network IN ({}) GROUP BY network", nets)})
+        documents = {r[0] for r in self._query_in(
+            "SELECT id FROM events WHERE id IN ({}) AND kind = 'document'", nets)}
+        for projector in self.projectors:
+            forget = getattr(projector, "forget", None)
+            if forget is not None:
+                forget(self.db, nets)  # the views first: they read the rows that go
+        gone = set(nets)
+        evidence = [event_id for event_id, wire, _ in self.equivocations()
+                    if decode_wire(wire).network in gone]
+        for i in range(0, len(nets), 500):
+            chunk = nets[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"DELETE FROM events WHERE network IN ({marks})", chunk)
+            self.db.execute(f"DELETE FROM gc_unwanted WHERE network IN ({marks})", chunk)
+        self.db.conn.executemany("DELETE FROM equivocations WHERE id = ?", [(i,) for i in evidence])
+        self.db.conn.executemany(
+            "INSERT INTO gc_forgotten (network, document, events, unwanted_since, forgotten_at) "
+            "VALUES (?,?,?,?,?)",
+            [(net, int(net in documents), counts[net], networks[net], at) for net in nets])
+        self.db.execute("DELETE FROM gc_forgotten WHERE rowid <= (SELECT max(rowid) FROM gc_forgotten) - ?",
+                        [MAX_FORGET_RECORDS])
+        return counts
+
+    def forgotten(self, limit: int | None = None) -> list[ForgetRecord]:
+        sql = ("SELECT network, document, events, unwanted_since, forgotten_at FROM gc_forgotten "
+               "ORDER BY forgotten_at DESC, rowid DESC")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [ForgetRecord(r[0], bool(r[1]), r[2], r[3], r[4]) for r in self._query(sql)]
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and empty it (if no reader is in the way)."""
+        self._checkpoint()
+
+    def file_bytes(self) -> int:
+        """Bytes of the log's files on disk (the database and its WAL)."""
+        total = 0
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                total += path.stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
+
+    def reclaim(self) -> None:
+        """Give freed pages back to the file system: an incremental vacuum (a
+        whole VACUUM, once, for a log created before auto_vacuum was set), then
+        a checkpoint that empties the WAL. Call outside any transaction.
+
+        Raises:
+            StoreError: SQLite failed (nothing is lost: the space stays free inside the file).
+        """
+        try:
+            if self.db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # 2: INCREMENTAL
+                self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                self.db.execute("VACUUM")
+            else:
+                # executescript steps it to the end (one sqlite3_step frees one page)
+                self.db.conn.executescript("PRAGMA incremental_vacuum;")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot give the freed space back: {e}") from e

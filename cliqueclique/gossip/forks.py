@@ -55,6 +55,11 @@ class Forks:
         held = self.store.get(held_id) if held_id is not None else None
         return seq, (held, ev) if held is not None else None
 
+    def forget(self, networks: set[str]) -> None:
+        """Garbage collection removed these networks (and their evidence)."""
+        for key in [k for k in self._first if k[1] in networks]:
+            del self._first[key]
+
     def _remember(self, key: tuple[str, str], seq: int) -> None:
         self._first[key] = seq
         self._first.move_to_end(key)

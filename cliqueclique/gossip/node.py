@@ -40,7 +40,8 @@ documents to replicate, ``set_policy`` swaps it.
 The machine is one class in parts, each a module of its own: intake.py
 (events from peers to the log and back), outgoing.py (pushes, graft answers,
 vectors), index.py (chain heads, digests, which documents link which),
-flags.py (subscriptions, bookmarks, blocks), with admission.py (the policy's
+flags.py (subscriptions, bookmarks, blocks), forgetting.py (what garbage
+collection may remove from the log, and forgetting it), with admission.py (the policy's
 answers), forks.py (forked chains) and reconcile.py (answering vectors)
 beside them; this module holds the state and the driver contract.
 """
@@ -64,6 +65,7 @@ from .errors import (
     WrongDocument,
 )
 from .flags import LocalFlags
+from .forgetting import Forgetting
 from .forks import Forks
 from .index import LogIndex
 from .intake import EventIntake
@@ -104,7 +106,7 @@ from .states import DocState
 MAX_SERIAL = 2**62
 
 
-class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags):
+class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
     """The gossip machine of one local node (see the module docstring)."""
 
     def __init__(self, node_id: str, store: EventStore, rng: random.Random,
@@ -540,6 +542,9 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags):
         proto = self._docs.get(msg.doc)
         if isinstance(msg, Delete):
             self.send(peer, Ack(msg.doc, msg.serial))
+            # The peer let the document go (maybe forgot it: gc.py): the vector it
+            # sends on coming back is a new request, even if it equals an old one.
+            self._reconciler.replies.finished(peer, msg.doc)
             if proto is not None:
                 proto.on_delete(peer, msg.serial, now)
                 self._touch(proto)

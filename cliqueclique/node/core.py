@@ -15,7 +15,8 @@ One `Node` owns a nursery with:
   and per address; suggested peers dialled once, from memory) and acts
   on joins requested by the CLI, a poller that publishes events other
   processes (the CLI) appended to the log, and a status publisher (progress,
-  peers, and what became of each join: see `joins.py`).
+  peers, and what became of each join: see `joins.py`), and garbage
+  collection (`gc.py`: periodic sweeps, and the CLI's `gc` requests).
 
 One process runs a node at a time (`lock.py`). The web UI is not part of the
 node: `serve` runs it beside the node, in one nursery.
@@ -38,6 +39,7 @@ import trio
 
 from ..errors import NodeError
 from ..eventlog import Action, Author, Event, SQLiteStore
+from ..gc import GcConfig
 from ..gossip.errors import LocalProtocolError
 from ..gossip.node import GossipNode
 from ..gossip.outputs import (
@@ -64,6 +66,7 @@ from ..views import flags, thread
 from .budget import AddressBans, Admission, BudgetConfig
 from .dialing import Dialing
 from .follow import follow_threads
+from .gc import gc_loop
 from .governance import FloodConfig, Governance
 from .health import WriteHealth
 from .i2p import start_i2p
@@ -92,6 +95,7 @@ class NodeOptions:
     gossip: GossipConfig | None = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     flood: FloodConfig = field(default_factory=FloodConfig)  # new posts per (author, forum)
+    gc: GcConfig = field(default_factory=GcConfig)  # when unwanted documents leave the disk (gc.py)
     poll_interval: float = 0.2  # how often to look for events the CLI appended
     dial_interval: float = 0.5
     status_interval: float = 1.0
@@ -166,6 +170,7 @@ class Node(Links, Dialing):
                 nursery.start_soon(self._poll_loop)
                 nursery.start_soon(self._status_loop)
                 nursery.start_soon(follow_threads, self)
+                nursery.start_soon(gc_loop, self, options.gc)
                 try:
                     yield self
                 finally:
@@ -406,11 +411,22 @@ class Node(Links, Dialing):
             if self.reader.last_position() <= self._polled:
                 continue  # the cheap check first: nothing new at all
             self._polled = self.reader.last_position()
-            foreign = await self.writer.new_from_others()
-            if foreign:
-                self._input(lambda now: self.gossip.publish(foreign, now))
-                for event in foreign:
-                    self._notify(event.network, event)
+            await self._publish_foreign()
+
+    async def _publish_foreign(self) -> None:
+        foreign = await self.writer.new_from_others()
+        if foreign:
+            self._input(lambda now: self.gossip.publish(foreign, now))
+            for event in foreign:
+                self._notify(event.network, event)
+
+    async def catch_up(self) -> None:
+        """Return once the gossip machine has taken every event other processes
+        appended so far (garbage collection asks before it reads the machine)."""
+        await self._publish_foreign()
+        taken = trio.Event()
+        self._input(lambda now: taken.set())  # inputs are taken in order
+        await taken.wait()
 
     async def _status_loop(self) -> None:
         """Publish a snapshot every interval, written from a thread with its own

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlite_utils
 
 from ..eventlog.events import StoredEvent
-from ..eventlog.store import SQLiteStore
-from . import directory, documents, local, moderation, reacting, schema, search, threads
+from ..eventlog.store import SQLiteStore, last_position
+from . import directory, documents, forgetting, local, moderation, reacting, schema, search, threads
 from .batch import Batch
 from .errors import ViewsNotAttached
 from .records import READ_CHUNK, Rec, from_stored, read_log
@@ -69,7 +69,7 @@ def ensure(db: sqlite_utils.Database, upto: int | None = None) -> int:
 
     Call inside a transaction. Returns the number of events applied.
     """
-    last = db.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
+    last = last_position(db)  # not max(position): garbage collection may have forgotten the last events
     applied = min(schema.positions(db).values()) if schema.exists(db) else None
     if applied is None or applied > last:  # missing, stale schema, or from another log
         return rebuild(db, upto)
@@ -89,6 +89,11 @@ class Views:
         recs = from_stored(events)
         ensure(db, upto=recs[0].position - 1)
         apply_records(db, recs)
+
+    def forget(self, db: sqlite_utils.Database, networks: Sequence[str]) -> None:
+        """Garbage collection is about to remove these networks' events (gc.py)."""
+        ensure(db)
+        forgetting.purge(db, networks)
 
 
 def attached(store: SQLiteStore) -> bool:
