@@ -258,6 +258,8 @@ class Node(Links, Dialing):
             self._address_backoff.pop(str(address), None)  # on purpose: try now
         self._next_dial.pop(invite.peer, None)
         self._start_dial(invite.peer)
+        if invite.peer in self.links:
+            self._take_up_joins(invite.peer)
 
     def invite(self, document: str) -> Invite:
         """An invite to `document` through this node."""

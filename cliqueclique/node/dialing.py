@@ -61,6 +61,9 @@ class Dialing:
     async def _run_link(self, channel: SecureChannel, address: str, *, dialled: bool = False) -> None:
         raise NotImplementedError  # Node's
 
+    def _take_up_joins(self, through: str | None = None) -> None:
+        raise NotImplementedError  # Links'
+
     def _suggestion(self, event: PeerSuggested) -> None:
         """Dial a suggested peer once; it is stored only if reached (`_run_link`)."""
         if event.peer in self.links or event.peer in self._dialing or event.peer == self.id:
@@ -133,17 +136,8 @@ class Dialing:
 
     async def _dial_loop(self) -> None:
         while True:
-            now = trio.current_time()
-            for document, peer, requested in self.state.pending_joins():
-                watch = self._joins.get(document)
-                if watch is None or watch.requested < requested:  # asked by the CLI
-                    self._joins[document] = JoinWatch(document, peer, requested)
-                if peer in self.links:
-                    self._input(lambda t, d=document, p=peer: self.gossip.join(d, p, t))
-                    self.state.finish_join(document, peer)
-                elif peer not in self._dialing and self._next_dial.get(peer, 0.0) > now:
-                    self._next_dial.pop(peer, None)  # a join is waiting: try now, not after back-off
-            wall = time.time()
+            self._take_up_joins()
+            now, wall = trio.current_time(), time.time()
             for peer in self.state.banned_among(list(self.links), wall):  # banned by hand (`peer ban`)
                 self.links[peer].scope.cancel()
             for known in self.state.dial_candidates(wall):  # only peers with an address, not banned

@@ -1,6 +1,7 @@
 """Peer links: admitting incoming connections, running each link, punishing misbehaviour.
 
-Part of `Node` (a mixin, like `Dialing`). Anyone can open a connection, so
+Part of `Node` (a mixin, like `Dialing`). A link that comes up takes up at
+once the joins waiting for it. Anyone can open a connection, so
 handshakes in progress are capped overall and per source, and accepted links
 in all (`BudgetConfig`); refusals are logged a few lines per source and
 minute. A link reads frames within its peer's budget and pauses reading while
@@ -26,6 +27,7 @@ from ..net.errors import TruncatedFrame
 from ..net.loglimit import LimitedLog
 from .budget import AddressBans, Admission, PeerBudget, ban_duration
 from .dialing import _LINK_ERRORS
+from .joins import JoinWatch
 
 if TYPE_CHECKING:
     from ..nodestate import NodeState
@@ -67,6 +69,9 @@ class Links:
     admission: Admission
     address_bans: AddressBans
     _incoming_links: int
+    _dialing: set[str]
+    _next_dial: dict[str, float]
+    _joins: dict[str, JoinWatch]
     _offences: OrderedDict[str, int]
     _suggested: OrderedDict[str, tuple[str, str]]
 
@@ -122,6 +127,7 @@ class Links:
             self.state.update_peer(peer, state="connected", failures=0, last_seen=time.time())
             link.stored = True
         self._input(lambda now: self.gossip.peer_connected(peer, now, address))
+        self._take_up_joins(peer)  # now, beside the handshake's last message, not at the next dial round
         log.info("link up: %s %s", peer[:16], address[:60])
         try:
             with link.scope:
@@ -141,6 +147,24 @@ class Links:
                 current = self.state.peer(peer)
                 if current is not None and not current.banned(time.time()):
                     self.state.update_peer(peer, state="known", last_seen=time.time())
+
+    def _take_up_joins(self, through: str | None = None) -> None:
+        """Hand the gossip machine the joins waiting for a link that is up (all,
+        or those `through` one peer, as its link comes up: on a 2 s round trip
+        the dial loop's half second is a quarter of a round trip lost); a
+        peer another join waits for loses its back-off (the loop dials it next)."""
+        now = trio.current_time()
+        for document, peer, requested in self.state.pending_joins():
+            if through is not None and peer != through:
+                continue
+            watch = self._joins.get(document)
+            if watch is None or watch.requested < requested:  # asked by the CLI
+                self._joins[document] = JoinWatch(document, peer, requested)
+            if peer in self.links:
+                self._input(lambda t, d=document, p=peer: self.gossip.join(d, p, t))
+                self.state.finish_join(document, peer)
+            elif peer not in self._dialing and self._next_dial.get(peer, 0.0) > now:
+                self._next_dial.pop(peer, None)  # a join is waiting: try now, not after back-off
 
     def _punish_bad_frame(self, link: _Link) -> None:
         """An oversized, malformed, replayed or forged frame after a valid handshake
