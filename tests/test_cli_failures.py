@@ -140,11 +140,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def fill(directory: Path) -> None:
-    with open(directory / "filler", "wb") as f:
+    # Unbuffered: a buffered file would retry its unwritten tail on close and fail there.
+    with open(directory / "filler", "wb", buffering=0) as f:
         try:
             while True:
-                f.write(b"\0" * 65536)
-                f.flush()
+                f.write(b"\0" * 4096)
         except OSError:
             pass
 
