@@ -26,14 +26,22 @@ Metrics (a reply's document travels with its link: one payload):
 - ``deliveries``: first receipts of a reply by a node other than its author;
 - ``messages_per_event``, ``bytes_per_delivery``, ``control_messages_per_delivery``:
   frames and bytes sent from the first append on (frames without an event
-  payload are control messages);
+  payload are control messages; bytes as the link sends them: compressed per
+  link direction, plus 28 bytes of length prefix and seal a frame);
 - ``virtual_seconds_to_converge``: from the last append until every live node
   holds every reply.
 
-Generated scenarios: a random connected graph (average degree 5, at most 8),
-link latencies 10-100 ms, 10 authors each posting 100 replies at about one per
-second after a 10 s warm-up; with failures, 20% of the non-author nodes crash
-for good halfway, chosen so that the survivors stay connected (otherwise no
+Generated scenarios (``--scenario``, default ``all``):
+- ``standard``: a random connected graph (average degree 5, at most 8), link
+  latencies 10-100 ms, 10 authors each posting 100 replies at about one per
+  second after a 10 s warm-up; with failures, 20% of the non-author nodes crash
+  for good halfway. Sizes 30, 100, 300 and 1000 (``--nodes``).
+- ``churn``: a sparse random D-regular graph (``--degree``, default 4) of 100
+  nodes, link latencies 10-50 ms, 10 authors each posting 100 replies in a
+  burst (exponential gaps, mean ``--gap-ms`` 100), and 20% of the non-author
+  nodes (``--failed``) crashing at ``--crash-at`` (default 0.5) of the posting
+  period: their connections close.
+Crashed nodes are chosen so that the survivors stay connected (otherwise no
 protocol could reach reliability 1). Runs are deterministic for a given seed
 and worker count; by default the nodes are split over two processes.
 """
@@ -111,20 +119,70 @@ def make_workload(n: int, failed: float, seed: int, authors: int = 10, posts: in
     appends.sort(key=lambda a: (a["t_ms"], a["node"]))
     crash = None
     if failed:
-        count = round(n * failed)
-        removed: set[int] = set()
-        candidates = [i for i in range(n) if i not in writers and i != 0]
-        rng.shuffle(candidates)
-        for c in candidates:
-            if len(removed) >= count:
-                break
-            if _connected(n, edges, removed | {c}):
-                removed.add(c)
-        crash = {"t_ms": posts * 1000 // 2, "nodes": sorted(removed)}
+        crash = {"t_ms": posts * 1000 // 2, "nodes": _crash_set(n, edges, failed, writers, rng)}
     return {
-        "params": {"seed": seed, "warmup_ms": 10_000, "root_node": 0, "failed_fraction": failed},
+        "params": {"seed": seed, "warmup_ms": 10_000, "root_node": 0, "failed_fraction": failed,
+                   "scenario": "standard"},
         "node_ids": [f"n{i}" for i in range(n)],
         "edges": [[a, b, rng.randint(10, 100)] for a, b in sorted(edges)],
+        "appends": appends,
+        "crash": crash,
+    }
+
+
+def regular_graph(n: int, degree: int, rng: random.Random) -> set[tuple[int, int]]:
+    """A uniformly random simple connected `degree`-regular graph (pairing model:
+    pair up `degree` stubs per node, retry until no loop, no double edge, connected)."""
+    if degree >= n or n * degree % 2:
+        raise ValueError(f"no {degree}-regular graph on {n} nodes")
+    for _ in range(10_000):
+        stubs = [i for i in range(n) for _ in range(degree)]
+        rng.shuffle(stubs)
+        edges = {(min(a, b), max(a, b)) for a, b in zip(stubs[::2], stubs[1::2])}
+        if len(edges) == n * degree // 2 and all(a != b for a, b in edges) \
+                and _connected(n, edges, set()):
+            return edges
+    raise RuntimeError("no simple connected regular graph found")  # pragma: no cover
+
+
+def _crash_set(n: int, edges: set[tuple[int, int]], failed: float, writers: list[int],
+               rng: random.Random) -> list[int]:
+    """`failed` of the nodes, never an author or the root, leaving the rest connected."""
+    count = round(n * failed)
+    removed: set[int] = set()
+    candidates = [i for i in range(n) if i not in writers and i != 0]
+    rng.shuffle(candidates)
+    for c in candidates:
+        if len(removed) >= count:
+            break
+        if _connected(n, edges, removed | {c}):
+            removed.add(c)
+    return sorted(removed)
+
+
+def make_churn_workload(n: int = 100, failed: float = 0.2, seed: int = 1, degree: int = 4,
+                        authors: int = 10, posts: int = 100, gap_ms: float = 100.0,
+                        crash_at: float = 0.5) -> dict[str, Any]:
+    """A random `degree`-regular graph, a burst of replies, crashes part-way through."""
+    rng = random.Random(seed)
+    edges = regular_graph(n, degree, rng)
+    writers = rng.sample(range(1, n), authors)
+    appends = []
+    for w, node in enumerate(writers):
+        t = 0.0
+        for k in range(posts):
+            t += rng.expovariate(1 / gap_ms)
+            appends.append({"t_ms": int(t), "node": node, "text": f"comment {k} by author {w}"})
+    appends.sort(key=lambda a: (a["t_ms"], a["node"]))
+    crash = None
+    if failed:
+        period = max(a["t_ms"] for a in appends)
+        crash = {"t_ms": int(period * crash_at), "nodes": _crash_set(n, edges, failed, writers, rng)}
+    return {
+        "params": {"seed": seed, "warmup_ms": 10_000, "root_node": 0, "failed_fraction": failed,
+                   "scenario": "churn", "degree": degree, "gap_ms": gap_ms, "crash_at": crash_at},
+        "node_ids": [f"n{i}" for i in range(n)],
+        "edges": [[a, b, rng.randint(10, 50)] for a, b in sorted(edges)],
         "appends": appends,
         "crash": crash,
     }
@@ -204,9 +262,9 @@ class Share:
     def totals(self) -> tuple[int, int, int]:
         frames = nbytes = payload = 0
         for node in self.sim.nodes:
+            nbytes += node.wire_bytes  # compressed and sealed, as a real link sends them
             for stats in node.all_stats():
                 frames += stats.frames
-                nbytes += stats.bytes
                 payload += stats.payload_frames
         return frames, nbytes, payload
 
@@ -380,6 +438,7 @@ def _metrics(workload: dict[str, Any], partials: list[dict[str, Any]], done: int
     n = len(workload["node_ids"])
     crash = workload.get("crash")
     return {
+        "scenario": params.get("scenario", "workload"),
         "nodes": n,
         "degree": round(2 * len(workload["edges"]) / n, 2),
         "authors": len({a["node"] for a in workload["appends"]}),
@@ -407,17 +466,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, choices=(1, 2),
                         help="processes per run (1: no fork)")
     parser.add_argument("--dump", type=Path, help="write generated workloads to this directory")
+    parser.add_argument("--scenario", choices=("all", "standard", "churn"), default="all")
+    parser.add_argument("--degree", type=int, default=4, help="churn: degree of the regular graph")
+    parser.add_argument("--gap-ms", type=float, default=100.0,
+                        help="churn: mean gap between one author's replies")
+    parser.add_argument("--crash-at", type=float, default=0.5,
+                        help="churn: when the crashes happen, as a fraction of the posting period")
     args = parser.parse_args(argv)
     if args.workload:
         print(json.dumps(run(json.loads(args.workload.read_text()), args.seed, args.workers)), flush=True)
         return 0
-    for n in args.nodes or SIZES:
-        for failed in args.failed if args.failed is not None else FAILURES:
-            workload = make_workload(n, failed, seed=args.seed * 1000 + n)
-            if args.dump:
-                args.dump.mkdir(parents=True, exist_ok=True)
-                (args.dump / f"gossip-{n}-{int(failed * 100)}.json").write_text(json.dumps(workload))
-            print(json.dumps(run(workload, args.seed, args.workers)), flush=True)
+    workloads: list[tuple[str, Any]] = []
+    if args.scenario in ("all", "standard"):
+        for n in args.nodes or SIZES:
+            for failed in args.failed if args.failed is not None else FAILURES:
+                workloads.append((f"gossip-{n}-{int(failed * 100)}",
+                                  lambda n=n, failed=failed: make_workload(
+                                      n, failed, seed=args.seed * 1000 + n)))
+    if args.scenario in ("all", "churn"):
+        for n in args.nodes or (100,):
+            for failed in args.failed if args.failed is not None else (0.2,):
+                workloads.append((f"churn-{n}-{int(failed * 100)}", lambda n=n, failed=failed:
+                                  make_churn_workload(n, failed, seed=args.seed * 1000 + n,
+                                                      degree=args.degree, gap_ms=args.gap_ms,
+                                                      crash_at=args.crash_at)))
+    for name, make in workloads:
+        workload = make()
+        if args.dump:
+            args.dump.mkdir(parents=True, exist_ok=True)
+            (args.dump / f"{name}.json").write_text(json.dumps(workload))
+        print(json.dumps(run(workload, args.seed, args.workers)), flush=True)
     return 0
 
 

@@ -86,7 +86,10 @@ the document), both sides send a `Vector` of per-(network, author) chain
 heads; each sends back the events the other lacks, in chain order, at most
 `vector_answer_bytes` per vector followed by `More` when that was not all:
 the requester sends its next vector once it has stored the chunk, so the
-answer goes as fast as the requester reads (reconcile.py; an identical vector
+answer goes as fast as the requester reads. Events held here less than
+`graft_timeout` ago are announced (`IHave`) rather than sent: they are most
+likely still on their way to the requester through the tree, and it grafts
+any that do not arrive (reconcile.py; an identical vector
 while its answer is on the way is ignored, and answering one peer is bounded
 by a byte budget per second).
 The digests in `Attrs` are refreshed once a document has been quiet for
@@ -176,6 +179,7 @@ class DocumentProtocol(PushTree, PeerLimits):
         self.graft_heap: list[tuple[float, str]] = []
         self.recent: OrderedDict[str, set[str]] = OrderedDict()  # event id -> peers that hold it
         self.first_source: dict[str, str] = {}  # event id -> the peer it first came from
+        self.fresh: OrderedDict[str, float] = OrderedDict()  # event id -> when held (push.py)
         self.suggested: set[tuple[str, str]] = set()
         self.suggestion_budgets: dict[str, SuggestionBudget] = {}  # per link peer (see on_suggest)
         self.suggestions_sent: dict[str, SuggestionBudget] = {}  # ... and what we sent it (suggest_to)

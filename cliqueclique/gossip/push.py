@@ -36,6 +36,7 @@ class PushTree:
             return
         self._drop_missing(event.id)
         self.settle_at = now + self.cfg.settle_delay
+        self._note_fresh(event.id, now)
         have = self._recent(event.id)
         if source is not None:
             have.add(source)
@@ -55,6 +56,22 @@ class PushTree:
                 announced = True
         if announced and self.lazy_at is None:
             self.lazy_at = now + self.cfg.lazy_interval
+
+    def _note_fresh(self, event_id: str, now: float) -> None:
+        fresh = self.fresh
+        fresh[event_id] = now
+        horizon = now - self.cfg.graft_timeout
+        while fresh and (len(fresh) > self.cfg.recent_limit or next(iter(fresh.values())) < horizon):
+            fresh.popitem(last=False)
+
+    def in_flight(self, event_id: str, now: float) -> bool:
+        """Held here less than `graft_timeout` ago: probably still travelling the
+        tree towards a peer asking for it. A reconciliation answer announces such
+        events (`IHave`) instead of sending them: most of them arrive eagerly
+        anyway (after a tree repair, sending them made most of the duplicates),
+        and the requester grafts any that do not."""
+        held = self.fresh.get(event_id)
+        return held is not None and held >= now - self.cfg.graft_timeout
 
     def _targets(self) -> tuple[list[str], list[str], list[str], list[str]]:
         """(eager, lazy) holders for the document's own events, then for its children's

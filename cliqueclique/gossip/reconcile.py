@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 from ..eventlog import Event, EventStore, Kind
 from .limits import DebtBucket, PeerBoundedBuffer, ReplyPacing, event_bytes
-from .messages import MAX_ITEMS, More, Vector
+from .messages import MAX_ITEMS, IHave, More, Vector
+from .push import IHAVE_CHUNK
 
 if TYPE_CHECKING:
     from .node import GossipNode
@@ -53,7 +54,7 @@ def chain_from(store: EventStore, author: str, network: str, seq: int) -> Iterat
             yield stored.event
 
 
-def answer(node: GossipNode, peer: str, proto: DocumentProtocol, msg: Vector) -> int:
+def answer(node: GossipNode, peer: str, proto: DocumentProtocol, msg: Vector, now: float) -> int:
     """Send `peer` at most one chunk of what its vector shows it lacks, and
     `More` if that was not all. Returns the bytes of events sent."""
     link = proto.links[peer]
@@ -65,6 +66,7 @@ def answer(node: GossipNode, peer: str, proto: DocumentProtocol, msg: Vector) ->
     node._load_heads(networks)
     budget = node.config.vector_answer_bytes
     missing: list[Event] = []
+    announced: list[str] = []
     included: set[str] = set()
     # A child the peer lacks goes in right beside the link naming it (its network
     # is taken in only with that link): cut between them, the peer would graft
@@ -91,8 +93,13 @@ def answer(node: GossipNode, peer: str, proto: DocumentProtocol, msg: Vector) ->
         else:  # the peer holds nothing of it: log order keeps cross-chain dependencies in order
             chains = [(stored.event for stored in node.store.events(network=net))]
         for chain in chains:
+            announcing = False  # from an in-flight event on, the chain is announced
             for ev in chain:
                 if ev.id in included:
+                    continue
+                if announcing or proto.in_flight(ev.id, now):
+                    announcing = True
+                    announced.append(ev.id)
                     continue
                 if size >= budget:
                     cut = True
@@ -118,6 +125,8 @@ def answer(node: GossipNode, peer: str, proto: DocumentProtocol, msg: Vector) ->
             link.heads[net] = dict(have)
     if missing:
         node._send_events(peer, proto.doc, node._with_children(missing))
+    for i in range(0, len(announced), IHAVE_CHUNK):
+        node.send(peer, IHave(proto.doc, tuple(announced[i : i + IHAVE_CHUNK])))
     if cut:
         node.send(peer, More(proto.doc))
     return size
@@ -176,7 +185,7 @@ class Reconciler:
             at = bucket.ready_at(now)
             self.timer = at if self.timer is None else min(self.timer, at)
             return
-        bucket.charge(answer(self.node, peer, proto, msg), now)
+        bucket.charge(answer(self.node, peer, proto, msg, now), now)
         self.replies.answered(peer, proto.doc, request, now)
 
     def handle_timer(self, now: float) -> None:
