@@ -1,6 +1,7 @@
 """Gossip benchmark: replay forum workloads in the deterministic simulator.
 
-    python bench/gossip.py                      # the standard scenarios
+    python bench/gossip.py                      # every scenario (standard, then churn)
+    python bench/gossip.py --scenario churn     # only the churn scenario
     python bench/gossip.py --nodes 100          # only the scenarios of that size
     python bench/gossip.py --workload FILE      # replay an exact workload
     python bench/gossip.py --dump DIR           # also write each generated workload
@@ -55,7 +56,7 @@ import multiprocessing as mp
 import random
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -131,16 +132,27 @@ def make_workload(n: int, failed: float, seed: int, authors: int = 10, posts: in
 
 
 def regular_graph(n: int, degree: int, rng: random.Random) -> set[tuple[int, int]]:
-    """A uniformly random simple connected `degree`-regular graph (pairing model:
-    pair up `degree` stubs per node, retry until no loop, no double edge, connected)."""
+    """A random simple connected `degree`-regular graph: pair up `degree` stubs per
+    node at random, then repair loops and double edges by degree-preserving edge
+    swaps (plain rejection almost never succeeds beyond degree 5)."""
     if degree >= n or n * degree % 2:
         raise ValueError(f"no {degree}-regular graph on {n} nodes")
-    for _ in range(10_000):
+    for _ in range(100):
         stubs = [i for i in range(n) for _ in range(degree)]
         rng.shuffle(stubs)
-        edges = {(min(a, b), max(a, b)) for a, b in zip(stubs[::2], stubs[1::2])}
-        if len(edges) == n * degree // 2 and all(a != b for a, b in edges) \
-                and _connected(n, edges, set()):
+        pairs = [[a, b] for a, b in zip(stubs[::2], stubs[1::2])]
+        for _ in range(100 * len(pairs)):
+            count = Counter((min(a, b), max(a, b)) for a, b in pairs)
+            bad = [k for k, (a, b) in enumerate(pairs) if a == b or count[(min(a, b), max(a, b))] > 1]
+            if not bad:
+                break
+            k, j = rng.choice(bad), rng.randrange(len(pairs))
+            (a, b), (c, d) = pairs[k], pairs[j]
+            one, two = (min(a, c), max(a, c)), (min(b, d), max(b, d))
+            if a != c and b != d and one != two and one not in count and two not in count:
+                pairs[k], pairs[j] = [a, c], [b, d]
+        edges = {(min(a, b), max(a, b)) for a, b in pairs}
+        if len(edges) == len(pairs) and all(a != b for a, b in edges) and _connected(n, edges, set()):
             return edges
     raise RuntimeError("no simple connected regular graph found")  # pragma: no cover
 
