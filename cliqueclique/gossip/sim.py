@@ -19,6 +19,12 @@ shortest link between processes (`run_before`, `deliver_remote`), so no frame
 can arrive inside the window it was sent in; bench/gossip.py drives this.
 `filter` lets a test drop chosen frames (a link that loses every payload).
 
+Bytes are counted as the real link would send them (`SimNode.wire_bytes`): each
+frame compressed by its sender's `FrameCompressor` for that link direction
+(net/compress.py; a fresh one each time the link comes up, as a new connection
+has), plus the length prefix and the seal (`WIRE_OVERHEAD`). Frames are still
+delivered as they are: the compression only measures.
+
 Optional, for benchmarks of whole nodes (bench/abuse.py): `store_factory`
 gives a node another log than a `MemoryStore` (say a `SQLiteStore` with its
 views), `policy_factory` gives its machine a `Policy` (say the running node's
@@ -44,10 +50,14 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from ..eventlog import Action, Author, Event, EventStore, MemoryStore, SignatureCache, node_id
+from ..net.compress import FrameCompressor
+from ..net.framing import LENGTH, SEAL_OVERHEAD
 from .node import GossipNode, GossipStats
 from .outputs import AppEvent, EventCodec, GossipConfig, PeerSuggested, Policy, StoreEvents
 
 _DELIVER, _TIMER, _ACTION, _LOST = 0, 1, 2, 3
+#: What a `SecureChannel` adds to each compressed frame: length prefix, seq, tag.
+WIRE_OVERHEAD = LENGTH.size + SEAL_OVERHEAD
 
 
 @dataclass
@@ -74,6 +84,7 @@ class SimNode:
     app_events: list[AppEvent] = field(default_factory=list)
     retired: list[GossipStats] = field(default_factory=list)  # stats of crashed incarnations
     cpu_seconds: float = 0.0  # the machine's, on frames and timers (with `measure_cpu`)
+    wire_bytes: int = 0  # sent on links as a real one would: compressed and sealed (all incarnations)
 
     def all_stats(self) -> list[GossipStats]:
         return self.retired + ([self.gossip.stats] if self.gossip else [])
@@ -111,6 +122,8 @@ class SimNetwork:
         self.nodes: list[SimNode] = []
         self.by_id: dict[str, SimNode] = {}
         self.links: dict[tuple[int, int], SimLink] = {}
+        #: (sender, receiver) -> the sender's compressor for that direction, while the link is up
+        self._compressors: dict[tuple[int, int], FrameCompressor] = {}
         self._queue: list[tuple[float, int, int, Any]] = []
         self._seq = 0
         self._trace = hashlib.sha256() if trace else None
@@ -173,6 +186,7 @@ class SimNetwork:
             return
         link = self.links[key]
         link.epoch += 1
+        self._drop_compressors(key)
         a, b = self.nodes[key[0]], self.nodes[key[1]]
         for x, y in ((a, b), (b, a)):
             if x.gossip is not None:
@@ -183,8 +197,14 @@ class SimNetwork:
         link = self.links[key]
         link.epoch += 1
         link.busy.clear()  # what was queued on it is lost with it
+        self._drop_compressors(key)
         for x, y in ((key[0], key[1]), (key[1], key[0])):
             self._push(self.now + self.detect_delay, _LOST, (x, self.nodes[x].incarnation, y))
+
+    def _drop_compressors(self, key: tuple[int, int]) -> None:
+        """A link that goes down or comes up is a new connection: new compression streams."""
+        self._compressors.pop(key, None)
+        self._compressors.pop((key[1], key[0]), None)
 
     def neighbours(self, i: int) -> list[int]:
         return [b if a == i else a for (a, b) in self.links if i in (a, b)]
@@ -421,6 +441,10 @@ class SimNetwork:
         if link is None or not self._usable(key):
             return
         self.frames += 1
+        compressor = self._compressors.get((src, dst))
+        if compressor is None:  # made on the first frame after the link came up
+            compressor = self._compressors[(src, dst)] = FrameCompressor()
+        self.nodes[src].wire_bytes += len(compressor.compress(data)) + WIRE_OVERHEAD
         rng = self.net_rng
         if self.filter is not None and not self.filter(src, dst, data):
             self.dropped += 1

@@ -80,6 +80,18 @@ class FrameAuthenticationFailed(FramingError):
     """A frame failed decryption: it was tampered with or not sealed with this link's key."""
 
 
+class DecompressedTooLarge(FramingError):
+    """A compressed frame would expand past the payload limit (a decompression bomb)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"compressed frame expands past the limit of {limit} bytes")
+
+
+class MalformedCompression(FramingError):
+    """A frame's compressed bytes are not a valid continuation of the link's stream."""
+
+
 # --- handshake -------------------------------------------------------------------------
 
 

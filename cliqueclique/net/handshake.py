@@ -18,6 +18,13 @@ under s. The initiator names the node id it dialled and refuses any other
 (`WrongPeer`). Finally two traffic keys, one per direction, are derived from s
 and h3 = H(h2, I_pub), and the frames of `framing.py` use them.
 
+The version byte names the whole link protocol, the data phase included: in
+version 2 every frame's payload is compressed (`compress.py`). A responder
+refuses any other version (`UnsupportedHandshakeVersion`), so nodes of
+different versions fail at the hello instead of misreading each other's
+frames; the version is hashed into the transcript, so a man in the middle
+cannot change it either.
+
 The classes below only transform bytes; `secure.py` moves them over a stream.
 Signature verification happens before the id check, so an impostor that
 claims someone else's key gets `BadHandshakeSignature`, and an honest node
@@ -49,7 +56,9 @@ from .errors import (
 )
 from .framing import TAG_SIZE
 
-VERSION = 1
+#: 2: every data frame's payload is compressed (compress.py); a version-1 node
+#: sent them as they are, so the two must not talk (refused at the hello).
+VERSION = 2
 MAGIC = b"CLQ"
 PROLOGUE = b"cliqueclique link handshake"
 KEY_SIZE = 32

@@ -6,10 +6,12 @@
 
 Both run the handshake of `handshake.py` under a timeout, so a silent or slow
 peer cannot hold a connection slot, then wrap the stream in a `SecureChannel`
-that seals every payload into one frame (see `framing.py`). A peer's bad input
-(oversized, malformed, replayed, reordered or tampered frames, a failed
-handshake) raises the specific `NetError`, logs the reason, and closes the
-link; nothing of the bad frame is returned.
+that compresses every payload (`compress.py`: one DEFLATE stream per
+direction) and seals it into one frame (see `framing.py`). A peer's bad input
+(oversized, malformed, replayed, reordered or tampered frames, a frame that
+decompresses past the payload limit, a failed handshake) raises the specific
+`NetError`, logs the reason, and closes the link; nothing of the bad frame is
+returned.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .errors import (
     MalformedHandshake,
     TruncatedFrame,
 )
+from .compress import FrameCompressor, FrameDecompressor, max_compressed
 from .framing import MAX_PAYLOAD, FrameDecoder, FrameOpener, FrameSealer, encode_frame, max_body
 from .handshake import MAX_MESSAGE, HandshakeResult, Initiator, Responder
 from .loglimit import LimitedLog
@@ -79,16 +82,24 @@ class SecureChannel(trio.abc.Channel[bytes]):
         self.peer_id = result.peer_id
         self.transcript = result.transcript
         self.max_payload = max_payload
-        self._sealer = FrameSealer(result.send_key, max_payload)
+        self._sealer = FrameSealer(result.send_key, max_compressed(max_payload))
         self._opener = FrameOpener(result.receive_key)
+        self._compressor = FrameCompressor()
+        self._decompressor = FrameDecompressor(max_payload)
         self._decoder = decoder
-        decoder.max_body = max_body(max_payload)
+        decoder.max_body = max_body(max_compressed(max_payload))
         self._send_lock = trio.Lock()
         self._closed = False
         self.failure: FramingError | None = None  # the peer's bad frame that closed the link
 
-    async def send(self, value: bytes) -> None:
-        """Seal `value` into one frame and send it.
+    async def send(self, value: bytes, *, isolated: bool = False) -> None:
+        """Compress `value`, seal it into one frame and send it.
+
+        Args:
+            value: the payload; the peer's `receive` returns exactly these bytes.
+            isolated: compress it without reference to earlier frames, and keep later
+                frames from referring to it (see `compress.py`): for content whose
+                compressed size must not depend on what else crossed the link.
 
         Raises:
             FrameTooLarge: `value` is larger than `max_payload` (nothing is sent).
@@ -97,8 +108,12 @@ class SecureChannel(trio.abc.Channel[bytes]):
         """
         if self._closed:
             raise trio.ClosedResourceError("secure channel is closed")
+        if len(value) > self.max_payload:
+            raise FrameTooLarge(len(value), self.max_payload)
         async with self._send_lock:
-            frame = self._sealer.seal(value)
+            # From here the compressor's state includes `value`: whatever goes wrong,
+            # the frame must go out or the link must close.
+            frame = self._sealer.seal(self._compressor.compress(value, isolated=isolated))
             try:
                 await self.stream.send_all(frame)
             except trio.Cancelled:
@@ -112,14 +127,16 @@ class SecureChannel(trio.abc.Channel[bytes]):
         Raises:
             trio.EndOfChannel: the peer closed the link cleanly.
             FramingError: oversized, truncated, malformed, out-of-sequence or tampered
-                frame; the link is closed and the reason logged.
+                frame, or one that decompresses past `max_payload`
+                (`DecompressedTooLarge`); the link is closed and the reason logged.
             trio.ClosedResourceError: the channel was closed.
             trio.BrokenResourceError: the connection broke.
         """
         if self._closed:
             raise trio.ClosedResourceError("secure channel is closed")
         try:
-            return self._opener.open(await _read_frame(self.stream, self._decoder))
+            sealed = await _read_frame(self.stream, self._decoder)
+            return self._decompressor.decompress(self._opener.open(sealed))
         except FramingError as e:
             # Kept before closing: the close may cancel the reader (a sender
             # sees the closed stream first), and the owner must still learn why.

@@ -22,6 +22,7 @@ from cliqueclique.net.handshake import (
     HELLO_SIZE,
     MAGIC,
     REPLY_SIZE,
+    VERSION,
     HandshakeResult,
     Initiator,
     Responder,
@@ -171,14 +172,17 @@ def test_malformed_hello(hello: bytes) -> None:
         Responder(BOB).receive_hello(hello)
 
 
-def test_unknown_version() -> None:
-    with pytest.raises(UnsupportedHandshakeVersion, match="version 2"):
-        Responder(BOB).receive_hello(MAGIC + b"\x02" + bytes(PrivateKey.generate().public_key))
+@pytest.mark.parametrize("version", [1, 3])
+def test_unknown_version(version: int) -> None:
+    # version 1 sent frames uncompressed: refused rather than misread
+    with pytest.raises(UnsupportedHandshakeVersion, match=f"version {version}, we speak 2"):
+        Responder(BOB).receive_hello(MAGIC + bytes([version])
+                                     + bytes(PrivateKey.generate().public_key))
 
 
 def test_low_order_ephemeral_key_is_refused() -> None:
     with pytest.raises(WeakEphemeralKey):
-        Responder(BOB).receive_hello(MAGIC + b"\x01" + bytes(32))
+        Responder(BOB).receive_hello(MAGIC + bytes([VERSION]) + bytes(32))
     initiator = Initiator(ALICE, node_id(BOB))
     initiator.hello()
     with pytest.raises(WeakEphemeralKey):

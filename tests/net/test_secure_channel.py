@@ -13,18 +13,28 @@ from nacl.signing import SigningKey
 from cliqueclique.eventlog.keys import node_id
 from cliqueclique.net import SecureChannel, TcpTransport, secure_accept, secure_connect
 from cliqueclique.net.errors import (
+    DecompressedTooLarge,
     FrameAuthenticationFailed,
     FrameOutOfSequence,
     FrameTooLarge,
     HandshakeClosed,
     HandshakeDecryptionFailed,
     HandshakeTimeout,
+    MalformedCompression,
     MalformedFrame,
     MalformedHandshake,
     TruncatedFrame,
     WrongPeer,
 )
-from cliqueclique.net.framing import LENGTH, FrameDecoder, FrameSealer, encode_frame
+from cliqueclique.net.compress import FrameCompressor, max_compressed
+from cliqueclique.net.framing import (
+    LENGTH,
+    MAX_PAYLOAD,
+    FrameDecoder,
+    FrameSealer,
+    encode_frame,
+    max_body,
+)
 from cliqueclique.net.handshake import MAX_MESSAGE, Initiator
 from cliqueclique.net.secure import _handshake_message
 
@@ -212,7 +222,18 @@ async def test_replayed_handshake_over_the_wire() -> None:
 # --- a hostile peer after a valid handshake -------------------------------------------------
 
 
-Attack = Callable[[trio.abc.Stream, FrameSealer], Awaitable[None]]
+class Sealer:
+    """Mallory's side of the data phase: compresses like a genuine node, then seals."""
+
+    def __init__(self, key: bytes) -> None:
+        self.raw = FrameSealer(key, max_compressed(MAX_PAYLOAD))
+        self.compressor = FrameCompressor()
+
+    def seal(self, payload: bytes) -> bytes:
+        return self.raw.seal(self.compressor.compress(payload))
+
+
+Attack = Callable[[trio.abc.Stream, Sealer], Awaitable[None]]
 
 
 async def hostile(attack: Attack) -> tuple[SecureChannel, trio.abc.Stream]:
@@ -230,35 +251,44 @@ async def hostile(attack: Attack) -> tuple[SecureChannel, trio.abc.Stream]:
         reply = await _handshake_message(a, FrameDecoder(MAX_MESSAGE))
         await a.send_all(encode_frame(initiator.receive_reply(reply)))
     assert initiator.result is not None
-    await attack(a, FrameSealer(initiator.result.send_key))
+    await attack(a, Sealer(initiator.result.send_key))
     return out["bob"], a
 
 
-async def oversized(raw: trio.abc.Stream, sealer: FrameSealer) -> None:
-    await raw.send_all(LENGTH.pack((1 << 20) + 25))
+async def oversized(raw: trio.abc.Stream, sealer: Sealer) -> None:
+    await raw.send_all(LENGTH.pack(max_body(max_compressed(MAX_PAYLOAD)) + 1))
 
 
-async def garbage(raw: trio.abc.Stream, sealer: FrameSealer) -> None:
+async def garbage(raw: trio.abc.Stream, sealer: Sealer) -> None:
     await raw.send_all(encode_frame(b"not a sealed frame"))
 
 
-async def replayed(raw: trio.abc.Stream, sealer: FrameSealer) -> None:
+async def replayed(raw: trio.abc.Stream, sealer: Sealer) -> None:
     frame = sealer.seal(b"transfer 10 coins")
     await raw.send_all(frame + frame)
 
 
-async def reordered(raw: trio.abc.Stream, sealer: FrameSealer) -> None:
+async def reordered(raw: trio.abc.Stream, sealer: Sealer) -> None:
     first, second = sealer.seal(b"first"), sealer.seal(b"second")
     await raw.send_all(second + first)
 
 
-async def tampered(raw: trio.abc.Stream, sealer: FrameSealer) -> None:
+async def tampered(raw: trio.abc.Stream, sealer: Sealer) -> None:
     frame = bytearray(sealer.seal(b"genuine"))
     frame[-3] ^= 0x40
     await raw.send_all(bytes(frame))
 
 
-async def truncated(raw: trio.abc.Stream, sealer: FrameSealer) -> None:
+async def bomb(raw: trio.abc.Stream, sealer: Sealer) -> None:
+    # 1 MiB + 1 of zeros compresses to about a kilobyte: fine on the wire, refused once inflated
+    await raw.send_all(sealer.seal(b"ok") + sealer.seal(bytes(MAX_PAYLOAD + 1)))
+
+
+async def uncompressed(raw: trio.abc.Stream, sealer: Sealer) -> None:
+    await raw.send_all(sealer.raw.seal(b"a version-1 payload, sent as it is"))
+
+
+async def truncated(raw: trio.abc.Stream, sealer: Sealer) -> None:
     await raw.send_all(sealer.seal(b"complete")[:-5])
     await raw.aclose()
 
@@ -270,6 +300,8 @@ async def truncated(raw: trio.abc.Stream, sealer: FrameSealer) -> None:
     (reordered, FrameOutOfSequence, 0),
     (tampered, FrameAuthenticationFailed, 0),
     (truncated, TruncatedFrame, 0),
+    (bomb, DecompressedTooLarge, 1),
+    (uncompressed, MalformedCompression, 0),
 ])
 async def test_hostile_frames_close_the_link_with_a_logged_reason(
     attack: Attack, error: type[Exception], good_frames: int, caplog: pytest.LogCaptureFixture,
