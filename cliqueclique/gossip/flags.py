@@ -88,5 +88,19 @@ class LocalFlags:
                 proto = self._docs[doc] = DocumentProtocol(doc, self)
                 proto.set_flags(subscribed, bookmarked)
                 self.document_activated(doc)
-        for doc in list(self._docs):
-            self.subscription_changed(doc, 0.0)
+        # What `subscription_changed` would do for each, batched: a big log's
+        # forums link hundreds of thousands of children, and one query each
+        # (whether the log holds it, its chains' heads) took many seconds.
+        for proto in self._docs.values():
+            proto.subscribed = proto.local_subscribed  # what the first flush derives (no links yet)
+        children = {child for doc, proto in self._docs.items() if proto.subscribed
+                    for child in self._children.get(doc, ())}
+        present = self.store.present(children)
+        for child in children:
+            self._update_carried(child, 0.0, held=child in present)
+        for proto in self._docs.values():
+            if proto.subscribed:
+                proto.mark_dirty()
+                # The scope digest (carried children included) at the first timers,
+                # a few documents per input (`handle_timer`), not all of them here.
+                proto.settle_at = 0.0

@@ -32,7 +32,9 @@ class LogIndex:
     def digests(self, proto: DocumentProtocol) -> tuple[bytes, bytes]:
         doc = self._digest_of(proto.doc)
         scope = 0
-        for net in self.scope(proto):
+        networks = self.scope(proto)
+        self._load_heads(net for net in networks if net not in self._digest)  # one query, not one each
+        for net in networks:
             scope ^= self._digest_of(net)
         return (doc or 1).to_bytes(8, "big"), (scope or 1).to_bytes(8, "big")
 

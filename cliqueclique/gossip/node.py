@@ -104,6 +104,7 @@ from .records import DocumentInfo, GossipStats, PeerProgress, Pending, Progress
 from .states import DocState
 
 MAX_SERIAL = 2**62
+TIMERS_PER_CALL = 200  # documents whose timers one `handle_timer` call runs
 
 
 class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
@@ -147,8 +148,10 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
         self._unsolicited: Counter[str] = Counter()
         self._misbehaviour: Counter[str] = Counter()
         self._touched: dict[str, DocumentProtocol] = {}
+        self._changed: set[str] = set()  # documents touched since `changed_documents` last asked
         self._timers: dict[str, float] = {}
         self._restore()
+        self._changed.update(self._docs)
 
     # ================================================================ driver inputs
 
@@ -200,11 +203,16 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
     def handle_timer(self, now: float) -> None:
         self._reconciler.handle_timer(now)
         self._release_held(now)
+        due = 0
         for doc_id, deadline in list(self._timers.items()):
             if deadline <= now and doc_id in self._docs:
                 doc = self._docs[doc_id]
                 doc.handle_timer(now)
+                self._timers.pop(doc_id)  # back in at the end (`_finish`): no document starves the others
                 self._touch(doc)
+                due += 1
+                if due >= TIMERS_PER_CALL:  # the rest are still due: the driver calls again at once,
+                    break                   # answering other input in between (a big log's start)
         self._finish(now)
 
     def publish(self, events: Iterable[Event], now: float) -> None:
@@ -307,6 +315,12 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
         proto = self._docs.get(doc)
         return (proto is not None and proto.active) or doc in self._carried
 
+    def changed_documents(self) -> set[str]:
+        """The documents whose state (flags, links, peers' heads, held events)
+        any input touched since the last call (a status publisher refreshes only these)."""
+        changed, self._changed = self._changed, set()
+        return changed
+
     def held_documents(self) -> set[str]:
         return {d for d, p in self._docs.items() if p.active} | self._carried
 
@@ -353,6 +367,7 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
         if proto is None:
             return Progress(0, 0, {})
         networks = self.scope(proto)
+        self._load_heads(networks)  # one query for the scope, not one per network
         held = known = 0
         per_peer: dict[str, list[int]] = {p: [0, 0, 0] for p in proto.holders()}
         for net in networks:
@@ -611,6 +626,7 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
         while self._touched:
             rounds += 1
             touched, self._touched = self._touched, {}
+            self._changed.update(touched)
             for doc_id, proto in touched.items():
                 proto.flush(now)
                 if proto.state is DocState.DROPPED:

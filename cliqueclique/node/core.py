@@ -80,6 +80,7 @@ T = TypeVar("T")
 LINK_QUEUE_BYTES = 256 * 1024 * 1024  # queued for one peer before it counts as stuck
 CODEC_CACHE = 5_000  # decoded events the gossip machine keeps (bounds memory)
 ALL = "*"  # watch key for every event
+STATUS_DOCS_PER_SNAPSHOT = 500  # documents whose status one snapshot refreshes (see `_snapshot`)
 
 
 @dataclass
@@ -136,6 +137,10 @@ class Node(Links, Dialing):
         self._polled = 0
         self._joins: dict[str, JoinWatch] = {}
         self._dial_errors: dict[str, str] = {}  # peer -> why the last dial failed
+        # The status' documents, refreshed for those the gossip machine touched
+        # (a few hundred per interval: a big log holds thousands), see `_snapshot`.
+        self._doc_status: dict[str, dict[str, Any]] = {}
+        self._doc_status_due: set[str] = set()
         self.started = time.time()
 
     # ================================================================ lifecycle
@@ -451,17 +456,30 @@ class Node(Links, Dialing):
         state.publish_status("addresses", snapshot["addresses"])
 
     def _snapshot(self, stopped: bool = False) -> dict[str, Any]:
-        documents, progresses = {}, {}
-        for doc in sorted(self.gossip.held_documents()):
-            info = self.gossip.info(doc)
+        """The status. Its documents are refreshed incrementally: those the gossip
+        machine touched since the last snapshot, at most STATUS_DOCS_PER_SNAPSHOT
+        of them (the rest at the next ones), so that a node holding thousands of
+        documents does not hold up the event loop every interval."""
+        self._doc_status_due |= self.gossip.changed_documents()
+        due = self._doc_status_due
+        if len(due) > STATUS_DOCS_PER_SNAPSHOT and not stopped:
+            batch = set(sorted(due)[:STATUS_DOCS_PER_SNAPSHOT])
+            due -= batch
+        else:
+            batch, self._doc_status_due = due, set()
+        progresses = {}
+        for doc in batch:
+            info = self.gossip.info(doc) if self.gossip.holds(doc) else None
             if info is None or not (info.subscribed or info.bookmarked):
-                continue  # carried replies are counted in their forum's progress
+                self._doc_status.pop(doc, None)  # carried replies are counted in their forum's progress
+                continue
             progress = progresses[doc] = self.gossip.progress(doc)
-            documents[doc] = {
+            self._doc_status[doc] = {
                 "held": progress.held, "known": progress.known,
                 "peers": {p: {"held": v.held, "we_lack": v.we_lack, "they_lack": v.they_lack}
                           for p, v in progress.peers.items()},
             }
+        documents = dict(sorted(self._doc_status.items()))
         return {
             "id": self.id, "name": self.local.name, "pid": os.getpid(), "running": not stopped,
             "addresses": [str(a) for a in self.addresses], "started": self.started,
