@@ -53,11 +53,7 @@ class Forgetting:
             self._digest.pop(net, None)
             self._indexed.discard(net)
             for child in self._children.pop(net, ()):
-                parents = self._parents.get(child)
-                if parents is not None:
-                    parents.discard(net)
-                    if not parents:
-                        del self._parents[child]
+                self._remove_parent(child, net)
         for key in list(self._orphans):
             held = self._orphans.get(key)
             if held is not None and (held.doc in gone or held.event.network in gone):

@@ -77,7 +77,21 @@ class LogIndex:
         for doc, children in self.store.link_children(docs).items():
             self._children.setdefault(doc, set()).update(children)
             for child in children:
-                self._parents.setdefault(child, set()).add(doc)
+                self._add_parent(child, doc)
+
+    # A child's parents are a tuple, not a set: nearly every child has one parent,
+    # and a big log indexes hundreds of thousands of children (a set is 4x the bytes).
+    def _add_parent(self, child: str, parent: str) -> None:
+        parents = self._parents.get(child, ())
+        if parent not in parents:
+            self._parents[child] = (*parents, parent)
+
+    def _remove_parent(self, child: str, parent: str) -> None:
+        parents = tuple(p for p in self._parents.get(child, ()) if p != parent)
+        if parents:
+            self._parents[child] = parents
+        else:
+            self._parents.pop(child, None)
 
     def _update_carried(self, child: str, now: float, held: bool | None = None) -> None:
         """Carry `child` while a subscribed parent links it (`held`: whether the

@@ -264,7 +264,7 @@ class EventIntake:
         if ev.kind is Kind.LINK and not ev.purged:
             child = self.codec.link_child(ev)
             self._children.setdefault(net, set()).add(child)
-            self._parents.setdefault(child, set()).add(net)
+            self._add_parent(child, net)
             if proto is not None and proto.active and proto.subscribed:
                 self._update_carried(child, now, held=None if held is None else child in held)
                 if child not in self._carried and peer is not None and child not in self._pending:

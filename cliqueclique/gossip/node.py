@@ -140,7 +140,7 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
         self._heads: dict[str, dict[str, int]] = {}
         self._digest: dict[str, int] = {}
         self._children: dict[str, set[str]] = {}
-        self._parents: dict[str, set[str]] = {}
+        self._parents: dict[str, tuple[str, ...]] = {}  # child -> the documents linking it (index.py)
         self._indexed: set[str] = set()
         self._carried: set[str] = set()
         self._blocked_docs: set[str] = set()
