@@ -205,7 +205,11 @@ class PushTree:
             if link.lazy:
                 ids, link.lazy = link.lazy, []
                 if link.live:
-                    for i in range(0, len(ids), IHAVE_CHUNK):
-                        self.host.send(peer, IHave(self.doc, tuple(ids[i : i + IHAVE_CHUNK])))
+                    self.announce(peer, ids)
+
+    def announce(self, peer: str, ids: list[str]) -> None:
+        """Tell `peer` we hold these events (`IHave`, in messages of at most IHAVE_CHUNK ids)."""
+        for i in range(0, len(ids), IHAVE_CHUNK):
+            self.host.send(peer, IHave(self.doc, tuple(ids[i : i + IHAVE_CHUNK])))
 
     # --- the state update run after every input ------------------------------------------

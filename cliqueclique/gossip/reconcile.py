@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..eventlog import Event, EventStore, Kind
 from .limits import DebtBucket, PeerBoundedBuffer, ReplyPacing, event_bytes
-from .messages import MAX_ITEMS, IHave, More, Vector
-from .push import IHAVE_CHUNK
+from .messages import MAX_ITEMS, More, Vector
 
 if TYPE_CHECKING:
     from .node import GossipNode
@@ -125,8 +124,7 @@ def answer(node: GossipNode, peer: str, proto: DocumentProtocol, msg: Vector, no
             link.heads[net] = dict(have)
     if missing:
         node._send_events(peer, proto.doc, node._with_children(missing))
-    for i in range(0, len(announced), IHAVE_CHUNK):
-        node.send(peer, IHave(proto.doc, tuple(announced[i : i + IHAVE_CHUNK])))
+    proto.announce(peer, announced)
     if cut:
         node.send(peer, More(proto.doc))
     return size

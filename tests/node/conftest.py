@@ -13,9 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ROOT, Serve
+from .harness import ROOT, Serve, cli
 
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@pytest.fixture
+def homes(tmp_path: Path) -> list[Path]:
+    """Three initialised node homes, a, b and c (a test module may ask for more)."""
+    homes = [tmp_path / name for name in ("a", "b", "c")]
+    for home in homes:
+        cli(home, "init", "--name", home.name)
+    return homes
 
 
 def usage(pid: int) -> tuple[float, int]:

@@ -19,14 +19,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def homes(tmp_path: Path) -> list[Path]:
-    homes = [tmp_path / name for name in ("a", "b", "c")]
-    for home in homes:
-        cli(home, "init", "--name", home.name)
-    return homes
-
-
-@pytest.fixture
 def served(homes: list[Path]) -> Iterator[list[Serve]]:
     nodes = [Serve(homes[0]), Serve(homes[1])]
     try:

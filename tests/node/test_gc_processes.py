@@ -18,14 +18,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def homes(tmp_path: Path) -> list[Path]:
-    homes = [tmp_path / name for name in ("a", "b", "c")]
-    for home in homes:
-        cli(home, "init", "--name", home.name)
-    return homes
-
-
-@pytest.fixture
 def served(homes: list[Path]) -> Iterator[list[Serve]]:
     nodes = [Serve(homes[0], "--no-web"), Serve(homes[1], "--no-web", "--gc-retention", "0")]
     try:
