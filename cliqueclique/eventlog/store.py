@@ -160,7 +160,10 @@ class SQLiteStore(EventStore):
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             # A new log gives freed pages back to the file (garbage collection runs
             # an incremental vacuum); only possible before the first table exists.
-            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            # Only then: on an existing log the pragma writes, and a read on a full
+            # disk must still open.
+            if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA secure_delete=ON")

@@ -139,6 +139,9 @@
       // Events sent while the stream was down are not replayed: say so rather than pretend.
       if (lost) say("Connection to your node restored. Reload to catch up on anything missed.");
       lost = false;
+      // The home page was rendered before the stream opened: a forum that arrived
+      // in between (a join answered within milliseconds) sent its event to nobody.
+      if (main?.dataset.home) refreshHome();
     };
     source.onerror = () => {
       lost = true;
