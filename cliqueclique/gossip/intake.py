@@ -153,7 +153,7 @@ class EventIntake:
         held = self.store.present(ev.id for _, ev in wanted)  # one query for the message
         self._load_heads(ev.network for _, ev in wanted)  # and one for the chains' heads
         to_store: list[Event] = []
-        gap = False
+        gaps: set[str] = set()  # networks with an event missing before one received
         pending_ids = self._pending
         doc_heads: dict[str, int] = {}
         if link is not None:
@@ -175,7 +175,8 @@ class EventIntake:
             if ev.seq > expected or waits:
                 # A gap, or a purged event whose deletion we do not hold yet (it
                 # comes later in its chain, maybe in a later frame): wait, blame nobody.
-                gap = gap or not waits
+                if not waits:
+                    gaps.add(net)
                 if not self._orphans.add((ev.author, net, ev.seq), pending, peer, event_bytes(ev)):
                     self._misbehaved(peer, "orphan budget exceeded", doc)
                     break
@@ -191,8 +192,11 @@ class EventIntake:
         if to_store:
             self.emit(StoreEvents(tuple(to_store)))
             self._events_from[peer] = now
-        if gap:
-            self.send_vector(peer, proto)  # "send me what I lack"
+        if gaps:
+            # "Send me what I lack" of those chains only: in a burst after a tree
+            # repair gaps are common, and a whole-scope vector of a forum with a
+            # thousand replies is some 50 KB each time (bench/gossip.py churn).
+            self.send_vector(peer, proto, only=gaps)
 
     def _expected(self, author: str, network: str) -> int:
         seq = self._pending_heads.get((author, network))
