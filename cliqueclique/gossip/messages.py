@@ -8,8 +8,22 @@ prefix and encryption)::
 
 At most `MAX_FRAME` bytes (1 MiB) per frame; `encode_frames` packs as many
 messages as fit into each frame. Ids (documents, events, nodes) travel as 32
-raw bytes and are hex strings in memory. Events travel as their exact wire
-bytes (at most 64 KiB each), never re-encoded.
+raw bytes and are hex strings in memory.
+
+An `Events` message lists its items after the document id and a count::
+
+    events = doc (32) | count (2) | item*
+    item   = hops (2) | C flag (top bit) + length (31 bits) (4) | event
+
+An event (at most 64 KiB) is never re-encoded: it travels either as its exact
+wire bytes (C = 0) or, if it carries its body and has a canonical header, in
+the compact form of eventlog/compact.py (C = 1): the header without its
+"body" hash and "size", which the receiver recomputes from the body. Decoding
+expands a compact item back to the exact wire bytes the author signed before
+anything else sees it; one that does not expand (wrong shape, or past 64 KiB
+expanded) makes the frame malformed. A purged event, the header alone, always
+goes in full. Expansion adds under 90 bytes to an item of at least 200, so a
+frame's decoded events stay within a small multiple of the frame limit.
 
 `decode_frame` is total: for any input it returns messages or raises
 `MalformedMessage` / `MessageTooLarge` (both `RemoteProtocolError`), never
@@ -24,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from ..eventlog.compact import NotCompact, compact, expand
 from .errors import MalformedMessage, MessageTooLarge
 
 MAGIC = b"CQG1"
@@ -177,6 +192,7 @@ _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _HDR = struct.Struct(">BI")
 _ITEM = struct.Struct(">HI")
+_COMPACT = 1 << 31  # in an item's length: the event is in compact form (an item is < 2**31 bytes)
 _ZERO = bytes(32)
 _FLAG_HOLDS, _FLAG_SUB, _FLAG_WANTS, _FLAG_CSUB, _FLAG_UP, _FLAG_DOC, _FLAG_CENTER = (
     1, 2, 4, 8, 16, 32, 64)
@@ -199,8 +215,13 @@ def encode_payload(msg: Message) -> tuple[Type, bytes]:
     if isinstance(msg, Events):
         parts = [_id(msg.doc), _U16.pack(len(msg.items))]
         for hops, wire in msg.items:
-            parts.append(_ITEM.pack(min(hops, 65535), len(wire)))
-            parts.append(wire)
+            short = compact(wire)
+            if short is None:
+                parts.append(_ITEM.pack(min(hops, 65535), len(wire)))
+                parts.append(wire)
+            else:
+                parts.append(_ITEM.pack(min(hops, 65535), len(short) | _COMPACT))
+                parts.append(short)
         return Type.EVENTS, b"".join(parts)
     if isinstance(msg, IHave | Graft):
         return (Type.IHAVE if isinstance(msg, IHave) else Type.GRAFT), _id(msg.doc) + _ids(msg.ids)
@@ -356,9 +377,17 @@ def _decode_events(r: _Reader) -> Events:
             raise MalformedMessage("truncated message")
         hops, length = unpack(data, pos)
         pos += 6
+        short = length & _COMPACT
+        length &= ~_COMPACT
         if pos + length > end:
             raise MalformedMessage("truncated message")
-        items.append((hops, data[pos : pos + length]))
+        wire = data[pos : pos + length]
+        if short:
+            try:
+                wire = expand(wire)
+            except NotCompact as e:
+                raise MalformedMessage(str(e)) from None
+        items.append((hops, wire))
         pos += length
     r.pos = pos
     return Events(doc, tuple(items))

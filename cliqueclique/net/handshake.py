@@ -19,7 +19,9 @@ under s. The initiator names the node id it dialled and refuses any other
 and h3 = H(h2, I_pub), and the frames of `framing.py` use them.
 
 The version byte names the whole link protocol, the data phase included: in
-version 2 every frame's payload is compressed (`compress.py`). A responder
+version 2 every frame's payload is compressed (`compress.py`); since version
+3 an `Events` message may carry events in compact form (gossip/messages.py,
+eventlog/compact.py), which a version-2 node would misread. A responder
 refuses any other version (`UnsupportedHandshakeVersion`), so nodes of
 different versions fail at the hello instead of misreading each other's
 frames; the version is hashed into the transcript, so a man in the middle
@@ -58,7 +60,9 @@ from .framing import TAG_SIZE
 
 #: 2: every data frame's payload is compressed (compress.py); a version-1 node
 #: sent them as they are, so the two must not talk (refused at the hello).
-VERSION = 2
+#: 3: events may travel in compact form (eventlog/compact.py), which a
+#: version-2 node would take for truncated messages and blame us for.
+VERSION = 3
 MAGIC = b"CLQ"
 PROLOGUE = b"cliqueclique link handshake"
 KEY_SIZE = 32
