@@ -181,6 +181,17 @@ class EventStore(ABC):
                     found.setdefault(network, set()).add(stored.event.ref)
         return found
 
+    def link_networks(self, children: Iterable[str]) -> dict[str, set[str]]:
+        """child -> the networks whose (unpurged) links name it: the inverse of
+        `link_children` (children no link names are left out)."""
+        wanted = set(children)
+        found: dict[str, set[str]] = {}
+        for stored in self.events(kind=Kind.LINK):
+            event = stored.event
+            if event.ref in wanted and not event.purged:
+                found.setdefault(event.ref, set()).add(event.network)
+        return found
+
     def events_in(self, networks: Iterable[str]) -> list[Event]:
         """Every event of these networks, each network in log order."""
         return [stored.event for network in networks for stored in self.events(network=network)]

@@ -35,6 +35,10 @@ from .signatures import SignatureCache
 from .validation import PURGEABLE
 
 migrations = sqlite_utils.Migrations("cliqueclique.eventlog")
+# `heads_many` of at least this many networks asks the chain index once per
+# author when the log has at most MAX_AUTHORS_BY_AUTHOR of them.
+HEADS_BY_AUTHOR = 1000
+MAX_AUTHORS_BY_AUTHOR = 64
 
 
 @migrations()
@@ -218,10 +222,45 @@ class SQLiteStore(EventStore):
         return (rows[0][0], rows[0][1]) if rows else None
 
     def heads_many(self, networks: Iterable[str]) -> dict[str, dict[str, int]]:
+        networks = list(networks)
         found: dict[str, dict[str, int]] = {}
+        authors = self._few_authors() if len(networks) >= HEADS_BY_AUTHOR else None
+        if authors is not None:
+            # Many networks, few authors (a big log's start-up): the chain index
+            # answers each (author, network) by itself, where events_network
+            # reads every event's row (10,000 forums of 1M events: 1.6 s -> 0.5 s).
+            sql = "SELECT network, max(seq) FROM events WHERE author = ? AND network IN ({}) GROUP BY network"
+            for author in authors:
+                for i in range(0, len(networks), 500):
+                    chunk = networks[i : i + 500]
+                    for network, seq in self._query(sql.format(",".join("?" * len(chunk))), [author, *chunk]):
+                        found.setdefault(network, {})[author] = seq
+            return found
         sql = "SELECT network, author, max(seq) FROM events WHERE network IN ({}) GROUP BY network, author"
         for network, author, seq in self._query_in(sql, networks):
             found.setdefault(network, {})[author] = seq
+        return found
+
+    def _few_authors(self) -> list[str] | None:
+        """Every author in the log, if there are at most MAX_AUTHORS_BY_AUTHOR
+        (one seek of the chain index each), else None."""
+        authors: list[str] = []
+        last = ""
+        while len(authors) <= MAX_AUTHORS_BY_AUTHOR:
+            rows = self._query("SELECT author FROM events WHERE author > ? ORDER BY author LIMIT 1", [last])
+            if not rows:
+                return authors
+            last = rows[0][0]
+            authors.append(last)
+        return None
+
+    def link_networks(self, children: Iterable[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        # '+kind': by events_ref; events_kind would walk every link in the log per chunk.
+        sql = ("SELECT ref, network FROM events WHERE ref IN ({}) AND +kind = 'link' "
+               "AND body IS NOT NULL")
+        for child, network in self._query_in(sql, children):
+            found.setdefault(child, set()).add(network)
         return found
 
     def link_children(self, networks: Iterable[str]) -> dict[str, set[str]]:

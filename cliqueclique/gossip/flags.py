@@ -2,12 +2,12 @@
 
 Part of `GossipNode` (a mixin). The application records each decision as a
 subscription event in its own log; the machine applies them as they are
-published and rebuilds them from the log after a restart.
+published (restore.py rebuilds them from the log after a restart).
 """
 
 from __future__ import annotations
 
-from ..eventlog import Action, Event, Kind
+from ..eventlog import Action, Event
 from .errors import LocalProtocolError
 from .protocol import DocumentProtocol
 from .states import DocState
@@ -58,49 +58,3 @@ class LocalFlags:
         except LocalProtocolError:
             pass  # a decision about a document we do not have: nothing to replicate
         return False
-
-    def _restore(self) -> None:
-        """Rebuild local flags from our own subscription events (after a restart)."""
-        flags: dict[str, list[bool]] = {}
-        for stored in self.store.events(network=self.node_id, kind=Kind.SUBSCRIPTION):
-            body = stored.event.content()
-            if not isinstance(body, dict):
-                continue
-            row = flags.setdefault(body["document"], [False, False])
-            action = body["action"]
-            if action in (Action.SUBSCRIBE, Action.UNSUBSCRIBE):
-                row[0] = action == Action.SUBSCRIBE
-            elif action in (Action.BOOKMARK, Action.UNBOOKMARK):
-                row[1] = action == Action.BOOKMARK
-            elif action == Action.BLOCK:
-                self._blocked_docs.add(body["document"])
-                row[0] = row[1] = False
-            elif action == Action.UNBLOCK:
-                self._blocked_docs.discard(body["document"])
-        wanted = [doc for doc, (subscribed, bookmarked) in flags.items() if subscribed or bookmarked]
-        held = self.store.present(wanted)
-        # What activating each document reads, for all of them at once (a big log
-        # holds thousands): the children their links name, and their chains' heads.
-        self._index_links(*held)
-        self._load_heads(held)
-        for doc, (subscribed, bookmarked) in flags.items():
-            if (subscribed or bookmarked) and doc in held and self._allowed_doc(doc):
-                proto = self._docs[doc] = DocumentProtocol(doc, self)
-                proto.set_flags(subscribed, bookmarked)
-                self.document_activated(doc)
-        # What `subscription_changed` would do for each, batched: a big log's
-        # forums link hundreds of thousands of children, and one query each
-        # (whether the log holds it, its chains' heads) took many seconds.
-        for proto in self._docs.values():
-            proto.subscribed = proto.local_subscribed  # what the first flush derives (no links yet)
-        children = {child for doc, proto in self._docs.items() if proto.subscribed
-                    for child in self._children.get(doc, ())}
-        present = self.store.present(children)
-        for child in children:
-            self._update_carried(child, 0.0, held=child in present)
-        for proto in self._docs.values():
-            if proto.subscribed:
-                proto.mark_dirty()
-                # The scope digest (carried children included) at the first timers,
-                # a few documents per input (`handle_timer`), not all of them here.
-                proto.settle_at = 0.0

@@ -6,7 +6,8 @@ Part of `GossipNode` (a mixin). Heads are read from the log once per network
 stored; a network's digest is the XOR of a hash per (author, head seq), so
 equal digests mean equal holdings. A subscribed document carries the
 children it links (their networks are replicated with it) while the log
-holds them and the policy allows them.
+holds them and the policy allows them. After a restart, which children a
+document links is read from the log on first use (restore.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..eventlog import Event
 from .outputs import DocumentDropped
+from .records import PeerProgress, Progress
 
 if TYPE_CHECKING:
     from .protocol import DocumentProtocol
@@ -70,6 +72,7 @@ class LogIndex:
 
     def _index_links(self, *docs: str) -> None:
         """Learn which children the links of `docs` name (one query for all)."""
+        self._lazy.restore(docs)  # those restore.py left for first use
         docs = tuple(doc for doc in docs if doc not in self._indexed)
         if not docs:
             return
@@ -117,3 +120,40 @@ class LogIndex:
             if p is not None and p.active and p.subscribed:
                 return True
         return False
+
+    def progress(self, doc: str) -> Progress:
+        """Held vs known events of a document's scope, overall and per peer."""
+        proto = self._docs.get(doc)
+        if proto is None:
+            return Progress(0, 0, {})
+        networks = self.scope(proto)
+        self._load_heads(networks)  # one query for the scope, not one per network
+        held = known = 0
+        per_peer: dict[str, list[int]] = {p: [0, 0, 0] for p in proto.holders()}
+        for net in networks:
+            mine = self._heads_of(net)
+            authors = set(mine)
+            for peer in per_peer:
+                authors |= set(proto.links[peer].heads.get(net, ()))
+            for author in authors:
+                m = mine.get(author, 0)
+                best = m
+                for peer, row in per_peer.items():
+                    t = proto.links[peer].heads.get(net, {}).get(author, 0)
+                    best = max(best, t)
+                    row[0] += t
+                    row[1] += max(0, t - m)
+                    row[2] += max(0, m - t)
+                held += m
+                known += best
+        known += len(proto.missing)
+        peers = {}
+        doc_digest, scope_digest = self.digests(proto)
+        for peer, row in per_peer.items():
+            a = proto.links[peer].attrs
+            assert a is not None
+            same = (scope_digest == a.scope_digest) if (proto.subscribed and a.subscribed) \
+                else (doc_digest == a.doc_digest)
+            # Equal digests of the chain heads mean the peer holds exactly what we hold.
+            peers[peer] = PeerProgress(held, 0, 0) if same else PeerProgress(*row)
+        return Progress(held, known, peers)

@@ -39,8 +39,9 @@ documents to replicate, ``set_policy`` swaps it.
 
 The machine is one class in parts, each a module of its own: intake.py
 (events from peers to the log and back), outgoing.py (pushes, graft answers,
-vectors), index.py (chain heads, digests, which documents link which),
-flags.py (subscriptions, bookmarks, blocks), forgetting.py (what garbage
+vectors), index.py (chain heads, digests, progress, which documents link
+which), restore.py (a restart: flags at once, links on first use), flags.py
+(subscriptions, bookmarks, blocks), forgetting.py (what garbage
 collection may remove from the log, and forgetting it), with admission.py (the policy's
 answers), forks.py (forked chains) and reconcile.py (answering vectors)
 beside them; this module holds the state and the driver contract.
@@ -50,7 +51,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableSet
 
 from ..errors import InvalidEvent
 from ..eventlog import Event, EventStore, Kind
@@ -100,7 +101,8 @@ from .outputs import (
     StoreEvents,
 )
 from .protocol import DocumentProtocol
-from .records import DocumentInfo, GossipStats, PeerProgress, Pending, Progress
+from .restore import LazyCarried, LazyChildren, LazyLinks, LazyParents, restore
+from .records import DocumentInfo, GossipStats, Pending
 from .states import DocState
 
 MAX_SERIAL = 2**62
@@ -139,10 +141,12 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
         self._pending_from: Counter[str] = Counter()  # peer -> its events on their way to the log
         self._heads: dict[str, dict[str, int]] = {}
         self._digest: dict[str, int] = {}
-        self._children: dict[str, set[str]] = {}
-        self._parents: dict[str, tuple[str, ...]] = {}  # child -> the documents linking it (index.py)
+        # Filled per document on first use after a restart (restore.py).
+        self._lazy = LazyLinks(self)
+        self._children: dict[str, set[str]] = LazyChildren(self._lazy)
+        self._parents: dict[str, tuple[str, ...]] = LazyParents(self._lazy)  # child -> who links it
         self._indexed: set[str] = set()
-        self._carried: set[str] = set()
+        self._carried: MutableSet[str] = LazyCarried(self._lazy)
         self._blocked_docs: set[str] = set()
         self.forks = Forks(store)
         self._unsolicited: Counter[str] = Counter()
@@ -150,7 +154,7 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
         self._touched: dict[str, DocumentProtocol] = {}
         self._changed: set[str] = set()  # documents touched since `changed_documents` last asked
         self._timers: dict[str, float] = {}
-        self._restore()
+        restore(self)
         self._changed.update(self._docs)
 
     # ================================================================ driver inputs
@@ -360,43 +364,6 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
             return [proto.doc]
         children = self._children.get(proto.doc, ())
         return [proto.doc] + sorted(c for c in children if c in self._carried)
-
-    def progress(self, doc: str) -> Progress:
-        """Held vs known events of a document's scope, overall and per peer."""
-        proto = self._docs.get(doc)
-        if proto is None:
-            return Progress(0, 0, {})
-        networks = self.scope(proto)
-        self._load_heads(networks)  # one query for the scope, not one per network
-        held = known = 0
-        per_peer: dict[str, list[int]] = {p: [0, 0, 0] for p in proto.holders()}
-        for net in networks:
-            mine = self._heads_of(net)
-            authors = set(mine)
-            for peer in per_peer:
-                authors |= set(proto.links[peer].heads.get(net, ()))
-            for author in authors:
-                m = mine.get(author, 0)
-                best = m
-                for peer, row in per_peer.items():
-                    t = proto.links[peer].heads.get(net, {}).get(author, 0)
-                    best = max(best, t)
-                    row[0] += t
-                    row[1] += max(0, t - m)
-                    row[2] += max(0, m - t)
-                held += m
-                known += best
-        known += len(proto.missing)
-        peers = {}
-        doc_digest, scope_digest = self.digests(proto)
-        for peer, row in per_peer.items():
-            a = proto.links[peer].attrs
-            assert a is not None
-            same = (scope_digest == a.scope_digest) if (proto.subscribed and a.subscribed) \
-                else (doc_digest == a.doc_digest)
-            # Equal digests of the chain heads mean the peer holds exactly what we hold.
-            peers[peer] = PeerProgress(held, 0, 0) if same else PeerProgress(*row)
-        return Progress(held, known, peers)
 
     def caught_up_with(self, doc: str, peer: str) -> bool:
         """True once we hold the document and everything `peer` has told us it
