@@ -196,13 +196,14 @@ class SQLiteStore(EventStore):
         except sqlite3.Error as e:
             raise StoreError(f"log query failed: {e}") from e
 
-    def _query_in(self, sql: str, values: Iterable[str]) -> Iterator[Any]:
+    def _query_in(self, sql: str, values: Iterable[str], params: Sequence[Any] = ()) -> Iterator[Any]:
         """Rows of `sql` with its ``IN ({})`` filled with `values`, 500 at a
-        time (SQLite limits bound variables), so ORDER BY holds per 500."""
+        time (SQLite limits bound variables), so ORDER BY holds per 500;
+        `params` bind the placeholders before the ``IN``."""
         wanted = list(values)
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
-            yield from self._query(sql.format(",".join("?" * len(chunk))), chunk)
+            yield from self._query(sql.format(",".join("?" * len(chunk))), [*params, *chunk])
 
     # --- lookups ------------------------------------------------------------------
 
@@ -231,10 +232,8 @@ class SQLiteStore(EventStore):
             # reads every event's row (10,000 forums of 1M events: 1.6 s -> 0.5 s).
             sql = "SELECT network, max(seq) FROM events WHERE author = ? AND network IN ({}) GROUP BY network"
             for author in authors:
-                for i in range(0, len(networks), 500):
-                    chunk = networks[i : i + 500]
-                    for network, seq in self._query(sql.format(",".join("?" * len(chunk))), [author, *chunk]):
-                        found.setdefault(network, {})[author] = seq
+                for network, seq in self._query_in(sql, networks, (author,)):
+                    found.setdefault(network, {})[author] = seq
             return found
         sql = "SELECT network, author, max(seq) FROM events WHERE network IN ({}) GROUP BY network, author"
         for network, author, seq in self._query_in(sql, networks):

@@ -216,12 +216,9 @@ def encode_payload(msg: Message) -> tuple[Type, bytes]:
         parts = [_id(msg.doc), _U16.pack(len(msg.items))]
         for hops, wire in msg.items:
             short = compact(wire)
-            if short is None:
-                parts.append(_ITEM.pack(min(hops, 65535), len(wire)))
-                parts.append(wire)
-            else:
-                parts.append(_ITEM.pack(min(hops, 65535), len(short) | _COMPACT))
-                parts.append(short)
+            item, flag = (wire, 0) if short is None else (short, _COMPACT)
+            parts.append(_ITEM.pack(min(hops, 65535), len(item) | flag))
+            parts.append(item)
         return Type.EVENTS, b"".join(parts)
     if isinstance(msg, IHave | Graft):
         return (Type.IHAVE if isinstance(msg, IHave) else Type.GRAFT), _id(msg.doc) + _ids(msg.ids)
