@@ -49,6 +49,8 @@ MESSAGE_OVERHEAD = 5
 #: Largest number of items (ids, events, networks) one message may list.
 MAX_ITEMS = 65535
 DIGEST_SIZE = 8
+#: Largest center sequence number (a u32 on the wire).
+MAX_SEQNO = 2**32 - 1
 
 
 class Type(IntEnum):
@@ -64,6 +66,7 @@ class Type(IntEnum):
     VECTOR = 10
     MORE = 11
     SHED = 12
+    SEQNO = 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,7 @@ class Attrs:
     peers: int  # how many peers it has for this document
     doc_digest: bytes  # digest of the per-author heads of the document's own network
     scope_digest: bytes  # ... of the document plus the children it carries
+    seqno: int = 0  # the center's sequence number this route carries (election.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +189,20 @@ class Shed:
     doc: str
 
 
-Message = Have | Update | Ack | Delete | Suggest | Events | IHave | Graft | Prune | Vector | More | Shed
+@dataclass(frozen=True, slots=True)
+class SeqnoRequest:
+    """Asks `center` (relayed towards it, at most `hops` more times) to raise its
+    sequence number to at least `seqno`: the sender lost its route to that center
+    and only unfeasible ones are left (election.py)."""
+
+    doc: str
+    center: str
+    seqno: int
+    hops: int
+
+
+Message = (Have | Update | Ack | Delete | Suggest | Events | IHave | Graft | Prune | Vector | More | Shed
+           | SeqnoRequest)
 
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
@@ -234,6 +251,8 @@ def encode_payload(msg: Message) -> tuple[Type, bytes]:
         return Type.MORE, _id(msg.doc)
     if isinstance(msg, Shed):
         return Type.SHED, _id(msg.doc)
+    if isinstance(msg, SeqnoRequest):
+        return Type.SEQNO, _id(msg.doc) + _id(msg.center) + _U32.pack(msg.seqno) + _U16.pack(msg.hops)
     if isinstance(msg, Suggest):
         hint = msg.hint.encode()
         return Type.SUGGEST, _id(msg.doc) + _id(msg.peer) + _U16.pack(len(hint)) + hint
@@ -253,8 +272,8 @@ def _encode_update(msg: Update) -> bytes:
              | (_FLAG_UP if a.upstream else 0) | (_FLAG_DOC if msg.document else 0)
              | (_FLAG_CENTER if a.center else 0))
     parts = [_id(msg.doc), _U64.pack(msg.serial), bytes([flags]),
-             _id(a.center) if a.center else _ZERO, _U16.pack(a.distance), _U16.pack(a.peers),
-             a.doc_digest, a.scope_digest]
+             _id(a.center) if a.center else _ZERO, _U16.pack(a.distance), _U32.pack(a.seqno),
+             _U16.pack(a.peers), a.doc_digest, a.scope_digest]
     if a.upstream:
         parts.append(_id(a.upstream))
     if msg.document:
@@ -346,7 +365,7 @@ def _decode_update(r: _Reader) -> Update:
     if flags & ~_KNOWN_FLAGS:
         raise MalformedMessage("unknown update flags")
     center_raw = r.take(32)
-    distance, peers = r.u16(), r.u16()
+    distance, seqno, peers = r.u16(), r.u32(), r.u16()
     doc_digest, scope_digest = r.take(DIGEST_SIZE), r.take(DIGEST_SIZE)
     upstream = r.hexid() if flags & _FLAG_UP else None
     document = r.take(r.u32()) if flags & _FLAG_DOC else None
@@ -355,7 +374,7 @@ def _decode_update(r: _Reader) -> Update:
     center = center_raw.hex() if flags & _FLAG_CENTER else None
     holds = bool(flags & _FLAG_HOLDS)
     attrs = Attrs(holds, bool(flags & _FLAG_SUB), bool(flags & _FLAG_WANTS), center,
-                  bool(flags & _FLAG_CSUB), distance, upstream, peers, doc_digest, scope_digest)
+                  bool(flags & _FLAG_CSUB), distance, upstream, peers, doc_digest, scope_digest, seqno)
     return Update(doc, serial, attrs, document)
 
 
@@ -422,6 +441,8 @@ def _decode_one(kind: int, r: _Reader) -> Message:
         return More(r.hexid())
     if kind == Type.SHED:
         return Shed(r.hexid())
+    if kind == Type.SEQNO:
+        return SeqnoRequest(r.hexid(), r.hexid(), r.u32(), r.u16())
     if kind == Type.SUGGEST:
         doc, peer = r.hexid(), r.hexid()
         try:

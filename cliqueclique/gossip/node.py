@@ -82,6 +82,7 @@ from .messages import (
     Message,
     More,
     Prune,
+    SeqnoRequest,
     Shed,
     Suggest,
     Update,
@@ -101,8 +102,8 @@ from .outputs import (
     StoreEvents,
 )
 from .protocol import DocumentProtocol
-from .restore import LazyCarried, LazyChildren, LazyLinks, LazyParents, restore
 from .records import DocumentInfo, GossipStats, Pending
+from .restore import LazyCarried, LazyChildren, LazyLinks, LazyParents, restore
 from .states import DocState
 
 MAX_SERIAL = 2**62
@@ -536,7 +537,7 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
             if proto is None:
                 return
         if proto is None:
-            if not isinstance(msg, Ack | Prune | Shed):  # these can cross a drop: no fault
+            if not isinstance(msg, Ack | Prune | Shed | SeqnoRequest):  # these can cross a drop: no fault
                 self._unsolicited_input(peer, msg.doc)
             return
         self._touch(proto)
@@ -562,6 +563,8 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
             proto.on_suggest(peer, msg, now)
         elif isinstance(msg, Shed):
             proto.on_shed(peer, now)
+        elif isinstance(msg, SeqnoRequest):
+            proto.on_seqno_request(peer, msg, now)
 
     def _serve_joiner(self, peer: str, msg: Update, now: float) -> DocumentProtocol | None:
         """An update for a document we do not hold: serve a joiner if the log has it."""

@@ -14,7 +14,6 @@ from ..errors import InvalidEvent
 from ..eventlog import Event, SignatureCache, decode_wire
 from .messages import MAX_FRAME
 
-
 #: Default byte bound of a node's `EventCodec` cache (see there).
 CODEC_CACHE_BYTES = 32 * 1024 * 1024
 
@@ -227,6 +226,9 @@ class GossipConfig:
     lazy_interval: float = 1.0  # batching of lazy announcements
     graft_timeout: float = 2.0  # wait for the eager copy before grafting
     hold_down: float = 5.0  # a lost center is refused this long (see election.py)
+    # A seqno request per center is sent or relayed, and our own seqno raised, at
+    # most this often: a raise sends an update down the whole tree.
+    seqno_interval: float = 2.0
     settle_delay: float = 2.0  # quiet time before digests are re-advertised
     gc_delay: float = 5.0  # an unwanted document is dropped after this grace
     reconcile_attempts: int = 8

@@ -32,9 +32,15 @@ the document event itself.
 Center election (election.py). Each node adopts the best feasible candidate
 among its links' advertised centers, at distance + 1, or is its own center at
 distance 0: a subscribed center beats an unsubscribed one, then the higher id.
-A feasibility distance per center keeps the tree loop-free; a center that
-can no longer be reached feasibly is held down for `hold_down` seconds, which
-bounds re-election after the center leaves without any count-to-infinity.
+A feasibility distance per center, over the center's sequence number and
+the distance, keeps the tree loop-free. A node left with only unfeasible
+routes to a better center sends `SeqnoRequest` along them (relayed hop by
+hop towards the center, at most once per center and `seqno_interval` on each
+node); the center raises its seqno, and the routes it then advertises are
+feasible again, so a subtree cut off by a crash re-attaches in a few round
+trips. Until then, and should no newer seqno come, the lost center is held
+down for `hold_down` seconds, which bounds re-election after the center
+leaves without any count-to-infinity.
 
 Interest flows upstream. A link whose advertised upstream is us (for our
 center) is downstream: it counts as a wanter, and as a subscriber if it
@@ -118,10 +124,11 @@ from typing import TYPE_CHECKING
 
 from . import election
 from .backoff import retry_delay
-from .messages import Ack, Attrs, Delete, Suggest, Update
-from .outputs import CenterChanged, DocumentDropped, PeerMisbehaved, PeerSuggested
+from .messages import Ack, Attrs, Delete, Update
+from .outputs import CenterChanged, DocumentDropped
 from .peerlimits import PeerLimits
 from .push import PushTree
+from .seqnos import Seqnos
 from .states import (
     DOC_TRANSITIONS,
     NO_DIGEST,
@@ -132,14 +139,14 @@ from .states import (
     PeerLink,
     advance,
 )
-from .suggestions import SUGGESTION_INTERVAL, SUGGESTIONS_PER_LINK, SUGGESTIONS_SENT_PER_LINK, SuggestionBudget
+from .suggestions import SuggestionBudget, Suggestions
 
 if TYPE_CHECKING:
     from .node import GossipNode
 
 
 
-class DocumentProtocol(PushTree, PeerLimits):
+class DocumentProtocol(PushTree, PeerLimits, Seqnos, Suggestions):
     """One document's metadata sync, election, interest, GC and push state."""
 
     def __init__(self, doc: str, host: GossipNode, *, joining_via: str | None = None) -> None:
@@ -158,8 +165,14 @@ class DocumentProtocol(PushTree, PeerLimits):
         route = election.Route(self.me, False, 0, None)
         self.center, self.center_subscribed = route.center, route.center_subscribed
         self.distance, self.upstream = 0, route.upstream
-        self.fd: dict[str, int] = {}
+        self.fd: dict[str, tuple[int, int]] = {}  # center -> (seqno, distance) (election.py)
         self.holddown: dict[str, float] = {}
+        self.center_seqno = 0  # the seqno of the route we hold (ours if we are the center)
+        self.own_seqno = 0  # our seqno as a center: raised when a cut-off subtree asks
+        self.seqno_wanted = 0  # ... to this, at `seqno_at` (raised at most once per seqno_interval)
+        self.seqno_at: float | None = None
+        self.seqno_raised_at: float | None = None
+        self.seqno_asked: dict[str, tuple[int, float]] = {}  # center -> seqno requested/relayed, when
         self.subscribed = self.local_subscribed
         self.wants = True
         self.wanters = 0
@@ -346,27 +359,6 @@ class DocumentProtocol(PushTree, PeerLimits):
             self._move(DocInput.REFUSED)
             self.host.emit(DocumentDropped(self.doc, "join peer lost"))
 
-    def on_suggest(self, peer: str, msg: Suggest, now: float) -> None:
-        """Act on a suggestion from a live link, within its budget (`suggestions.py`)."""
-        link = self.links.get(peer)
-        if link is None or not link.live or msg.peer == peer:
-            return  # it cannot know who holds the document with us: ignored, at no cost
-        if len(self.suggestion_budgets) > 2 * max(len(self.links), self.cfg.max_peers):  # links gone
-            self.suggestion_budgets = {p: b for p, b in self.suggestion_budgets.items() if p in self.links}
-        spent = self.suggestion_budgets.setdefault(peer, SuggestionBudget()).spend(now)
-        if spent > SUGGESTIONS_PER_LINK:
-            if spent == SUGGESTIONS_PER_LINK + 1:  # once per interval: the driver bans it
-                self.host.emit(PeerMisbehaved(peer, f"more than {SUGGESTIONS_PER_LINK} suggestions for "
-                                              f"{self.doc[:16]} in {SUGGESTION_INTERVAL:g}s", self.doc, 1))
-            return
-        other = msg.peer
-        if not self.active or other == self.me or other in self.links or not self.room():
-            return
-        if self.host.is_connected(other):
-            self.add_link(other)
-        else:
-            self.host.emit(PeerSuggested(other, self.doc, msg.hint, peer))
-
     # --- push inputs ----------------------------------------------------------------------
 
     def relevant_digests(self, link: PeerLink) -> tuple[bytes, bytes]:
@@ -400,7 +392,8 @@ class DocumentProtocol(PushTree, PeerLimits):
                         links = t
             self._links_timer = links
         best = self._links_timer
-        for t in (self.lazy_at, self.settle_at, self.gc_at, self.offer_at, self.shed_at, self.shed_until):
+        for t in (self.lazy_at, self.settle_at, self.gc_at, self.offer_at, self.shed_at, self.shed_until,
+                  self.seqno_at):
             if t is not None and (best is None or t < best):
                 best = t
         if self.graft_heap and (best is None or self.graft_heap[0][0] < best):
@@ -425,6 +418,9 @@ class DocumentProtocol(PushTree, PeerLimits):
                     self._send_update(peer, link)
             if link.reconcile_at is not None and link.reconcile_at <= now:
                 self._reconcile_timer(peer, link, now)
+        if self.seqno_at is not None and self.seqno_at <= now:
+            self.seqno_at = None
+            self._raise_seqno(now)
         for center, until in list(self.holddown.items()):
             if until <= now:
                 del self.holddown[center]
@@ -476,7 +472,7 @@ class DocumentProtocol(PushTree, PeerLimits):
         candidates = [(p, link.attrs) for p, link in self.links.items()
                       if link.live and link.attrs is not None]
         route = election.choose(self.me, self.local_subscribed, candidates, self.fd,
-                                self.cfg.max_distance)
+                                self.cfg.max_distance, self.own_seqno)
         if route.center != old[0] and old[0] != self.me:
             if election.rank(route.center_subscribed, route.center) < election.rank(*old[::-1]):
                 self.holddown.setdefault(old[0], now + self.cfg.hold_down)  # lost it
@@ -486,10 +482,12 @@ class DocumentProtocol(PushTree, PeerLimits):
             self.center, self.distance, self.upstream)
         self.center, self.center_subscribed = route.center, route.center_subscribed
         self.distance, self.upstream = route.distance, route.upstream
+        self.center_seqno = route.seqno
         if route.center != self.me:
-            self.fd[route.center] = min(self.fd.get(route.center, route.distance), route.distance)
+            self.fd[route.center] = election.better_fd(self.fd.get(route.center), route.seqno, route.distance)
         if changed:
             self.host.emit(CenterChanged(self.doc, route.center, route.distance, route.upstream))
+        self._ask_seqnos(candidates, route, now)
 
     def _derive(self) -> None:
         wanters = subscribers = 0
@@ -513,7 +511,7 @@ class DocumentProtocol(PushTree, PeerLimits):
             return Attrs(False, True, True, None, False, 0, None, 0, NO_DIGEST, NO_DIGEST)
         return Attrs(True, self.subscribed, self.wants, self.center, self.center_subscribed,
                      self.distance, self.upstream, sum(1 for k in self.links.values() if k.live),
-                     self.doc_digest, self.scope_digest)
+                     self.doc_digest, self.scope_digest, self.center_seqno)
 
     def flush(self, now: float) -> None:
         """Recompute election, interest and attributes; send what changed."""
@@ -579,33 +577,6 @@ class DocumentProtocol(PushTree, PeerLimits):
         link.sent_serial = self.serial
         assert self.advertised is not None
         self.host.send(peer, Update(self.doc, self.serial, self.advertised, document))
-
-    def _suggest(self, now: float) -> None:
-        holders = self.holders()
-        if len(holders) < 2:
-            return
-        for peer in holders:
-            a = self.links[peer].attrs
-            assert a is not None
-            if a.peers >= self.cfg.min_peers:
-                continue
-            for other in holders:
-                if other != peer and (peer, other) not in self.suggested:
-                    self.suggest_to(peer, other, now)
-                    break
-
-    def suggest_to(self, peer: str, other: str, now: float) -> bool:
-        """Suggest `other` to `peer`, within what we send one link (see
-        suggestions.py); False if that is spent for now (tried again later)."""
-        if len(self.suggestions_sent) > 2 * max(len(self.links), self.cfg.max_peers):  # links gone
-            self.suggestions_sent = {p: b for p, b in self.suggestions_sent.items() if p in self.links}
-        budget = self.suggestions_sent.setdefault(peer, SuggestionBudget())
-        if budget.spend(now) > SUGGESTIONS_SENT_PER_LINK:
-            budget.spent -= 1  # not sent after all
-            return False
-        self.suggested.add((peer, other))
-        self.host.send(peer, Suggest(self.doc, other, self.host.hint(other)))
-        return True
 
     def drop(self, now: float, reason: str) -> None:
         """Stop holding the document: metadata deletion to every link until acknowledged."""

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .messages import Suggest
+from .outputs import PeerMisbehaved, PeerSuggested
+
 #: suggestions one link may make per document per `SUGGESTION_INTERVAL`;
 #: exceeding it is misbehaviour (a ban), the excess is ignored
 SUGGESTIONS_PER_LINK = 8
@@ -41,3 +44,56 @@ class SuggestionBudget:
             self.started, self.spent = now, 0
         self.spent += 1
         return self.spent
+
+
+class Suggestions:
+    """The suggestion half of `DocumentProtocol`: acting on those we get, sending
+    ours to links short of peers (see the module doc)."""
+
+    def on_suggest(self, peer: str, msg: Suggest, now: float) -> None:
+        """Act on a suggestion from a live link, within its budget (`suggestions.py`)."""
+        link = self.links.get(peer)
+        if link is None or not link.live or msg.peer == peer:
+            return  # it cannot know who holds the document with us: ignored, at no cost
+        if len(self.suggestion_budgets) > 2 * max(len(self.links), self.cfg.max_peers):  # links gone
+            self.suggestion_budgets = {p: b for p, b in self.suggestion_budgets.items() if p in self.links}
+        spent = self.suggestion_budgets.setdefault(peer, SuggestionBudget()).spend(now)
+        if spent > SUGGESTIONS_PER_LINK:
+            if spent == SUGGESTIONS_PER_LINK + 1:  # once per interval: the driver bans it
+                self.host.emit(PeerMisbehaved(peer, f"more than {SUGGESTIONS_PER_LINK} suggestions for "
+                                              f"{self.doc[:16]} in {SUGGESTION_INTERVAL:g}s", self.doc, 1))
+            return
+        other = msg.peer
+        if not self.active or other == self.me or other in self.links or not self.room():
+            return
+        if self.host.is_connected(other):
+            self.add_link(other)
+        else:
+            self.host.emit(PeerSuggested(other, self.doc, msg.hint, peer))
+
+    def _suggest(self, now: float) -> None:
+        holders = self.holders()
+        if len(holders) < 2:
+            return
+        for peer in holders:
+            a = self.links[peer].attrs
+            assert a is not None
+            if a.peers >= self.cfg.min_peers:
+                continue
+            for other in holders:
+                if other != peer and (peer, other) not in self.suggested:
+                    self.suggest_to(peer, other, now)
+                    break
+
+    def suggest_to(self, peer: str, other: str, now: float) -> bool:
+        """Suggest `other` to `peer`, within what we send one link (see
+        suggestions.py); False if that is spent for now (tried again later)."""
+        if len(self.suggestions_sent) > 2 * max(len(self.links), self.cfg.max_peers):  # links gone
+            self.suggestions_sent = {p: b for p, b in self.suggestions_sent.items() if p in self.links}
+        budget = self.suggestions_sent.setdefault(peer, SuggestionBudget())
+        if budget.spend(now) > SUGGESTIONS_SENT_PER_LINK:
+            budget.spent -= 1  # not sent after all
+            return False
+        self.suggested.add((peer, other))
+        self.host.send(peer, Suggest(self.doc, other, self.host.hint(other)))
+        return True

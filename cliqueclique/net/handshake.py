@@ -62,7 +62,8 @@ from .framing import TAG_SIZE
 #: sent them as they are, so the two must not talk (refused at the hello).
 #: 3: events may travel in compact form (eventlog/compact.py), which a
 #: version-2 node would take for truncated messages and blame us for.
-VERSION = 3
+#: 4: updates carry the center's seqno and `SeqnoRequest` exists (gossip/election.py).
+VERSION = 4
 MAGIC = b"CLQ"
 PROLOGUE = b"cliqueclique link handshake"
 KEY_SIZE = 32

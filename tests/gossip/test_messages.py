@@ -17,6 +17,7 @@ from cliqueclique.gossip.messages import (
     Message,
     More,
     Prune,
+    SeqnoRequest,
     Shed,
     Suggest,
     Update,
@@ -30,6 +31,7 @@ ids = st.binary(min_size=32, max_size=32).map(bytes.hex)
 digests = st.binary(min_size=8, max_size=8)
 serials = st.integers(0, 2**64 - 1)
 u16 = st.integers(0, 65535)
+u32 = st.integers(0, 2**32 - 1)
 
 
 @st.composite
@@ -37,7 +39,7 @@ def attrs(draw: st.DrawFn) -> Attrs:
     holds = draw(st.booleans())
     return Attrs(holds, draw(st.booleans()), draw(st.booleans()),
                  draw(ids) if holds else draw(st.none() | ids), draw(st.booleans()),
-                 draw(u16), draw(st.none() | ids), draw(u16), draw(digests), draw(digests))
+                 draw(u16), draw(st.none() | ids), draw(u16), draw(digests), draw(digests), draw(u32))
 
 
 messages = st.one_of(
@@ -52,6 +54,7 @@ messages = st.one_of(
     st.builds(Prune, ids),
     st.builds(Shed, ids),
     st.builds(More, ids),
+    st.builds(SeqnoRequest, ids, ids, u32, u16),
     st.builds(Vector, ids, ids, ids, st.lists(st.tuples(
         ids, st.lists(st.tuples(ids, st.integers(0, 2**32 - 1)), max_size=3).map(tuple)),
         max_size=3).map(tuple)),

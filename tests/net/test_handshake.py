@@ -172,10 +172,11 @@ def test_malformed_hello(hello: bytes) -> None:
         Responder(BOB).receive_hello(hello)
 
 
-@pytest.mark.parametrize("version", [1, 2, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 5])
 def test_unknown_version(version: int) -> None:
-    # version 1 sent frames uncompressed, version 2 knew no compact events: refused rather than misread
-    with pytest.raises(UnsupportedHandshakeVersion, match=f"version {version}, we speak 3"):
+    # version 1 sent frames uncompressed, version 2 knew no compact events, version 3 no
+    # center seqnos: refused rather than misread
+    with pytest.raises(UnsupportedHandshakeVersion, match=f"version {version}, we speak {VERSION}"):
         Responder(BOB).receive_hello(MAGIC + bytes([version])
                                      + bytes(PrivateKey.generate().public_key))
 
