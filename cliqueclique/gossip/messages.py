@@ -67,6 +67,7 @@ class Type(IntEnum):
     MORE = 11
     SHED = 12
     SEQNO = 13
+    REACHABLE = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +202,17 @@ class SeqnoRequest:
     hops: int
 
 
+@dataclass(frozen=True, slots=True)
+class Reachable:
+    """Node level, sent on connect: the sender accepts TCP connections on `port`
+    of the host it connects from. A caller's source port says nothing of where
+    it listens, so without this nobody could suggest a peer that dialled in."""
+
+    port: int
+
+
 Message = (Have | Update | Ack | Delete | Suggest | Events | IHave | Graft | Prune | Vector | More | Shed
-           | SeqnoRequest)
+           | SeqnoRequest | Reachable)
 
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
@@ -251,6 +261,8 @@ def encode_payload(msg: Message) -> tuple[Type, bytes]:
         return Type.MORE, _id(msg.doc)
     if isinstance(msg, Shed):
         return Type.SHED, _id(msg.doc)
+    if isinstance(msg, Reachable):
+        return Type.REACHABLE, _U16.pack(msg.port)
     if isinstance(msg, SeqnoRequest):
         return Type.SEQNO, _id(msg.doc) + _id(msg.center) + _U32.pack(msg.seqno) + _U16.pack(msg.hops)
     if isinstance(msg, Suggest):
@@ -441,6 +453,8 @@ def _decode_one(kind: int, r: _Reader) -> Message:
         return More(r.hexid())
     if kind == Type.SHED:
         return Shed(r.hexid())
+    if kind == Type.REACHABLE:
+        return Reachable(r.u16())
     if kind == Type.SEQNO:
         return SeqnoRequest(r.hexid(), r.hexid(), r.u32(), r.u16())
     if kind == Type.SUGGEST:

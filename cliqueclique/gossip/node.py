@@ -82,6 +82,7 @@ from .messages import (
     Message,
     More,
     Prune,
+    Reachable,
     SeqnoRequest,
     Shed,
     Suggest,
@@ -98,6 +99,7 @@ from .outputs import (
     EventCodec,
     GossipConfig,
     PeerMisbehaved,
+    PeerReachable,
     Policy,
     StoreEvents,
 )
@@ -125,6 +127,7 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
         self.stats = GossipStats()
         self._docs: dict[str, DocumentProtocol] = {}
         self._connected: dict[str, str] = {}  # peer -> address hint
+        self.tcp_port = 0  # the TCP port we accept connections on, told to every peer (0: none)
         self._events_from: dict[str, float] = {}  # peer -> when it last sent us new events
         self._outbox: dict[str, list[Message]] = {}
         self._app: deque[AppEvent] = deque()
@@ -161,8 +164,10 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
     # ================================================================ driver inputs
 
     def peer_connected(self, peer: str, now: float, hint: str = "") -> None:
-        """A link to `peer` is up: tell it which documents we hold."""
+        """A link to `peer` is up: tell it where we listen and which documents we hold."""
         self._connected[peer] = hint
+        if self.tcp_port:
+            self.send(peer, Reachable(self.tcp_port))
         docs = tuple(d for d, p in self._docs.items() if p.active)
         for i in range(0, len(docs), MAX_ITEMS):
             self.send(peer, Have(docs[i : i + MAX_ITEMS]))
@@ -406,6 +411,18 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
     def hint(self, peer: str) -> str:
         return self._connected.get(peer, "")
 
+    def set_hint(self, peer: str, hint: str, now: float) -> None:
+        """Where a connected peer that had no address can be dialled (see `Reachable`):
+        its links may now be suggested to those short of peers."""
+        if peer not in self._connected or self._connected[peer]:
+            return
+        self._connected[peer] = hint
+        for proto in self._docs.values():
+            if peer in proto.links:
+                proto.mark_dirty()
+                self._touch(proto)
+        self._finish(now)
+
     def document_wire(self, doc: str) -> bytes | None:
         ev = self.store.get(doc)
         return None if ev is None else ev.wire
@@ -514,6 +531,10 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
             else:
                 self._touch(proto)
                 self._accept_events(peer, proto, extra, now)  # type: ignore[arg-type]
+            return
+        if isinstance(msg, Reachable):
+            if msg.port and not self._connected.get(peer):
+                self.emit(PeerReachable(peer, msg.port))
             return
         if isinstance(msg, Have):
             for doc_id in msg.docs:

@@ -93,8 +93,17 @@ class PeerSuggested:
     source: str = ""  # the suggesting peer: its suggestions are dropped should it be banned
 
 
+@dataclass(frozen=True, slots=True)
+class PeerReachable:
+    """`peer` says it accepts TCP connections on `port` of the host its link comes
+    from: the driver may now give others its address (`GossipNode.set_hint`)."""
+
+    peer: str
+    port: int
+
+
 AppEvent = (StoreEvents | EventAccepted | CenterChanged | DocumentHeld | DocumentDropped
-            | PeerMisbehaved | PeerSuggested | ForkSeen)
+            | PeerMisbehaved | PeerSuggested | PeerReachable | ForkSeen)
 
 
 @dataclass(frozen=True, slots=True)

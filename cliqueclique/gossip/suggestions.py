@@ -72,18 +72,34 @@ class Suggestions:
             self.host.emit(PeerSuggested(other, self.doc, msg.hint, peer))
 
     def _suggest(self, now: float) -> None:
+        """Introduce each link short of peers to another of ours (one per flush)."""
         holders = self.holders()
         if len(holders) < 2:
             return
         for peer in holders:
             a = self.links[peer].attrs
             assert a is not None
-            if a.peers >= self.cfg.min_peers:
-                continue
-            for other in holders:
-                if other != peer and (peer, other) not in self.suggested:
+            if a.peers < self.cfg.min_peers:
+                other = self._introduction_for(peer, holders)
+                if other is not None:
                     self.suggest_to(peer, other, now)
-                    break
+
+    def _introduction_for(self, peer: str, holders: list[str]) -> str | None:
+        """The holder to suggest to `peer`: one not suggested to it before, that it
+        can dial (we know an address; one that dialled us may tell it later, see
+        `Reachable`), not linked with it as far as we can see, with the most room.
+        A suggestion it cannot act on would spend its small budget for nothing."""
+        a = self.links[peer].attrs
+        assert a is not None
+        best: tuple[int, str] | None = None
+        for other in holders:
+            b = self.links[other].attrs
+            if (other == peer or b is None or (peer, other) in self.suggested or not self.host.hint(other)
+                    or a.upstream == other or b.upstream == peer):
+                continue
+            if best is None or (b.peers, other) < best:
+                best = (b.peers, other)
+        return None if best is None else best[1]
 
     def suggest_to(self, peer: str, other: str, now: float) -> bool:
         """Suggest `other` to `peer`, within what we send one link (see

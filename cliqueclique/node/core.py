@@ -49,6 +49,7 @@ from ..gossip.outputs import (
     ForkSeen,
     GossipConfig,
     PeerMisbehaved,
+    PeerReachable,
     PeerSuggested,
     StoreEvents,
 )
@@ -57,6 +58,7 @@ from ..invite import Invite, parse_invite
 from ..net import (
     Address,
     MemoryNetwork,
+    TcpAddress,
     TcpTransport,
     Transports,
     parse_address,
@@ -176,6 +178,9 @@ class Node(Links, Dialing):
                 nursery.start_soon(self._status_loop)
                 nursery.start_soon(follow_threads, self)
                 nursery.start_soon(gc_loop, self, options.gc)
+                # Before anyone is told the node runs ("ready"): a `join` or `post`
+                # started then finds its status, not a node that seems stopped.
+                self._publish_status()
                 try:
                     yield self
                 finally:
@@ -202,6 +207,7 @@ class Node(Links, Dialing):
             transport = TcpTransport(*parse_listen(text))
             self.transports.add(transport)
             self.addresses.append(await nursery.start(transport.serve, self._accept))
+        self.gossip.tcp_port = next((a.port for a in self.addresses if isinstance(a, TcpAddress)), 0)
         if self.options.memory is not None:
             transport = self.options.memory.transport(f"node-{self.id[:12]}")
             self.transports.add(transport)
@@ -347,6 +353,8 @@ class Node(Links, Dialing):
                 self._punish(event.peer, event.reason)
             elif isinstance(event, PeerSuggested):
                 self._suggestion(event)
+            elif isinstance(event, PeerReachable):
+                self._reachable(event.peer, event.port)
             elif isinstance(event, DocumentDropped):
                 self._join_dropped(event)
             elif isinstance(event, ForkSeen):

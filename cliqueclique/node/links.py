@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..net import SamStream, SecureChannel, secure_accept, stream_source
-from ..net.errors import TruncatedFrame
+from ..net import SamStream, SecureChannel, parse_address, secure_accept, stream_source
+from ..net.errors import BadAddress, TruncatedFrame
 from ..net.loglimit import LimitedLog
 from .budget import AddressBans, Admission, PeerBudget, ban_duration
 from .dialing import _LINK_ERRORS
@@ -189,6 +189,22 @@ class Links:
                 self.state.update_peer(link.peer, state="connected", failures=0, last_seen=time.time())
                 link.stored = link.kept = True
 
+    def _reachable(self, peer: str, port: int) -> None:
+        """A peer that dialled in told us its TCP port: its address is that port on
+        the host it connects from (never a host it names, so it cannot point
+        others at a third party). Kept with the link, for suggestions and redials."""
+        link = self.links.get(peer)
+        if link is None or link.address or not isinstance(link.channel.stream, trio.SocketStream):
+            return  # it has an address already, or the link is not TCP (I2P, in-memory)
+        try:
+            address = str(parse_address(f"tcp:{_bracketed(link.source)}:{port}"))
+        except BadAddress:
+            return
+        link.address = address
+        self._input(lambda now: self.gossip.set_hint(peer, address, now))
+        if link.stored:
+            self.state.add_peer(peer, [address], kept=link.kept)
+
     async def _receive_loop(self, link: _Link) -> None:
         try:
             async for data in link.channel:
@@ -238,3 +254,7 @@ class Links:
                 self.address_bans.ban(link.source, seconds, time.time())
             link.stored = True
             link.scope.cancel()
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

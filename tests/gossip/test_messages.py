@@ -17,6 +17,7 @@ from cliqueclique.gossip.messages import (
     Message,
     More,
     Prune,
+    Reachable,
     SeqnoRequest,
     Shed,
     Suggest,
@@ -55,6 +56,7 @@ messages = st.one_of(
     st.builds(Shed, ids),
     st.builds(More, ids),
     st.builds(SeqnoRequest, ids, ids, u32, u16),
+    st.builds(Reachable, u16),
     st.builds(Vector, ids, ids, ids, st.lists(st.tuples(
         ids, st.lists(st.tuples(ids, st.integers(0, 2**32 - 1)), max_size=3).map(tuple)),
         max_size=3).map(tuple)),

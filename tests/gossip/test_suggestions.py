@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from nacl.signing import SigningKey
 
-from cliqueclique.gossip.messages import Suggest, encode_frames
-from cliqueclique.gossip.outputs import PeerMisbehaved, PeerSuggested
+from cliqueclique.gossip.messages import Reachable, Suggest, decode_frame, encode_frames
+from cliqueclique.gossip.outputs import PeerMisbehaved, PeerReachable, PeerSuggested
 from cliqueclique.gossip.sim import SimNetwork
 from cliqueclique.gossip.suggestions import SUGGESTION_INTERVAL, SUGGESTIONS_PER_LINK
 
@@ -53,3 +53,34 @@ def test_only_a_link_of_the_document_may_suggest_and_not_itself() -> None:
     sim, root = pair()
     assert suggest(sim, 2, 0, root, made_up(3), sim.now) == []  # node 2 shares nothing with us
     assert suggest(sim, 1, 0, root, [sim.nodes[1].node_id], sim.now) == []  # suggesting itself
+
+
+def test_a_peer_that_dialled_in_is_suggested_at_the_port_it_says_it_listens_on() -> None:
+    """A caller's source port is not where it listens: `Reachable` tells, and only
+    fills an address the driver did not know (it may never replace one)."""
+    sim, _ = pair()
+    node = sim.nodes[0].gossip
+    assert node is not None
+    newcomer, known = made_up(2)
+    node.peer_connected(newcomer, sim.now)  # dialled in over TCP: no address known
+    node.peer_connected(known, sim.now, "tcp:192.0.2.7:7000")
+    node.events()
+    for peer in (newcomer, known):
+        node.receive(peer, encode_frames([Reachable(7123)])[0], sim.now)
+    node.receive(newcomer, encode_frames([Reachable(0)])[0], sim.now)  # not listening: nothing
+    assert node.events() == [PeerReachable(newcomer, 7123)]
+    node.set_hint(newcomer, "tcp:192.0.2.9:7123", sim.now)  # what the driver makes of it
+    node.set_hint(known, "tcp:198.51.100.1:1", sim.now)  # ignored: it had one
+    assert node.hint(newcomer) == "tcp:192.0.2.9:7123" and node.hint(known) == "tcp:192.0.2.7:7000"
+
+
+def test_a_node_that_listens_says_so_on_every_new_link() -> None:
+    sim, _ = pair()
+    node = sim.nodes[0].gossip
+    assert node is not None
+    node.tcp_port = 7555
+    node.messages_to_send()
+    (peer,) = made_up(1)
+    node.peer_connected(peer, sim.now)
+    sent = [m for to, frame in node.messages_to_send() if to == peer for m in decode_frame(frame)]
+    assert sent[0] == Reachable(7555)
