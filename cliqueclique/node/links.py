@@ -190,9 +190,11 @@ class Links:
                 link.stored = link.kept = True
 
     def _reachable(self, peer: str, port: int) -> None:
-        """A peer that dialled in told us its TCP port: its address is that port on
-        the host it connects from (never a host it names, so it cannot point
-        others at a third party). Kept with the link, for suggestions and redials."""
+        """A peer that dialled in told us its TCP port: others may dial it at that
+        port of the host it connects from (never a host it names, so it cannot
+        point them at a third party). Only for suggestions: we do not store it,
+        since the way the peer chose to reach us (say, through a proxy) is its
+        own business and our redials keep to the addresses we were given."""
         link = self.links.get(peer)
         if link is None or link.address or not isinstance(link.channel.stream, trio.SocketStream):
             return  # it has an address already, or the link is not TCP (I2P, in-memory)
@@ -200,10 +202,7 @@ class Links:
             address = str(parse_address(f"tcp:{_bracketed(link.source)}:{port}"))
         except BadAddress:
             return
-        link.address = address
         self._input(lambda now: self.gossip.set_hint(peer, address, now))
-        if link.stored:
-            self.state.add_peer(peer, [address], kept=link.kept)
 
     async def _receive_loop(self, link: _Link) -> None:
         try:
