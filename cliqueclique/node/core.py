@@ -180,7 +180,8 @@ class Node(Links, Dialing):
                 nursery.start_soon(gc_loop, self, options.gc)
                 # Before anyone is told the node runs ("ready"): a `join` or `post`
                 # started then finds its status, not a node that seems stopped.
-                self._publish_status()
+                # Without documents: their progress over a big log takes seconds.
+                self._write_status(self.state, self._snapshot(refresh=False))
                 try:
                     yield self
                 finally:
@@ -463,14 +464,17 @@ class Node(Links, Dialing):
         state.publish_status("node", snapshot)
         state.publish_status("addresses", snapshot["addresses"])
 
-    def _snapshot(self, stopped: bool = False) -> dict[str, Any]:
+    def _snapshot(self, stopped: bool = False, *, refresh: bool = True) -> dict[str, Any]:
         """The status. Its documents are refreshed incrementally: those the gossip
         machine touched since the last snapshot, at most STATUS_DOCS_PER_SNAPSHOT
         of them (the rest at the next ones), so that a node holding thousands of
-        documents does not hold up the event loop every interval."""
+        documents does not hold up the event loop every interval (`refresh=False`:
+        none, for the first status, written before the node says it is ready)."""
         self._doc_status_due |= self.gossip.changed_documents()
         due = self._doc_status_due
-        if len(due) > STATUS_DOCS_PER_SNAPSHOT and not stopped:
+        if not refresh:
+            batch: set[str] = set()
+        elif len(due) > STATUS_DOCS_PER_SNAPSHOT and not stopped:
             batch = set(sorted(due)[:STATUS_DOCS_PER_SNAPSHOT])
             due -= batch
         else:
