@@ -127,7 +127,6 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
         self.stats = GossipStats()
         self._docs: dict[str, DocumentProtocol] = {}
         self._connected: dict[str, str] = {}  # peer -> address hint
-        self.tcp_port = 0  # the TCP port we accept connections on, told to every peer (0: none)
         self._events_from: dict[str, float] = {}  # peer -> when it last sent us new events
         self._outbox: dict[str, list[Message]] = {}
         self._app: deque[AppEvent] = deque()
@@ -163,11 +162,13 @@ class GossipNode(EventIntake, EventSending, LogIndex, LocalFlags, Forgetting):
 
     # ================================================================ driver inputs
 
-    def peer_connected(self, peer: str, now: float, hint: str = "") -> None:
-        """A link to `peer` is up: tell it where we listen and which documents we hold."""
+    def peer_connected(self, peer: str, now: float, hint: str = "", tcp_port: int = 0) -> None:
+        """A link to `peer` is up: tell it which documents we hold, and the TCP port
+        we accept connections on if `tcp_port` (the driver gives it for TCP links
+        only: over I2P it would tie our destination to a host)."""
         self._connected[peer] = hint
-        if self.tcp_port:
-            self.send(peer, Reachable(self.tcp_port))
+        if tcp_port:
+            self.send(peer, Reachable(tcp_port))
         docs = tuple(d for d, p in self._docs.items() if p.active)
         for i in range(0, len(docs), MAX_ITEMS):
             self.send(peer, Have(docs[i : i + MAX_ITEMS]))

@@ -1,4 +1,11 @@
-"""How many peer suggestions (`Suggest`) one link may make us act on.
+"""Peer suggestions (`Suggest`): whom we introduce to a link short of peers,
+and how many suggestions one link may make us act on.
+
+Part of `DocumentProtocol` (the `Suggestions` mixin). A link advertising
+fewer than `min_peers` peers is introduced, one suggestion per flush, to
+another of our holders: one it can dial (we know an address: a peer that
+dialled us names its TCP port in `Reachable`), not linked with it as far as
+its attributes show, with the most room.
 
 A suggestion makes the driver dial someone, so an unbounded stream of them
 turns a peer into a dialler of our making (a frame of 1,000 made-up peers at
@@ -51,7 +58,7 @@ class Suggestions:
     ours to links short of peers (see the module doc)."""
 
     def on_suggest(self, peer: str, msg: Suggest, now: float) -> None:
-        """Act on a suggestion from a live link, within its budget (`suggestions.py`)."""
+        """Act on a suggestion from a live link, within its budget (module doc)."""
         link = self.links.get(peer)
         if link is None or not link.live or msg.peer == peer:
             return  # it cannot know who holds the document with us: ignored, at no cost

@@ -125,6 +125,7 @@ class Node(Links, Dialing):
                                  policy=Governance(self.reader, self.id, options.flood))
         self.transports = Transports()
         self.addresses: list[Address] = []
+        self.tcp_port = 0  # where we accept TCP links, told to TCP peers (`Reachable`)
         self.links: dict[str, _Link] = {}
         self._dialing: set[str] = set()
         self._next_dial: dict[str, float] = {}
@@ -208,7 +209,7 @@ class Node(Links, Dialing):
             transport = TcpTransport(*parse_listen(text))
             self.transports.add(transport)
             self.addresses.append(await nursery.start(transport.serve, self._accept))
-        self.gossip.tcp_port = next((a.port for a in self.addresses if isinstance(a, TcpAddress)), 0)
+        self.tcp_port = next((a.port for a in self.addresses if isinstance(a, TcpAddress)), 0)
         if self.options.memory is not None:
             transport = self.options.memory.transport(f"node-{self.id[:12]}")
             self.transports.add(transport)

@@ -66,6 +66,7 @@ class Links:
     writer: LogWriter
     options: Any
     links: dict[str, _Link]
+    tcp_port: int
     admission: Admission
     address_bans: AddressBans
     _incoming_links: int
@@ -126,7 +127,8 @@ class Links:
             self.state.add_peer(peer, [address] if address else [], kept=False)
             self.state.update_peer(peer, state="connected", failures=0, last_seen=time.time())
             link.stored = True
-        self._input(lambda now: self.gossip.peer_connected(peer, now, address))
+        port = self.tcp_port if isinstance(channel.stream, trio.SocketStream) else 0
+        self._input(lambda now: self.gossip.peer_connected(peer, now, address, port))
         self._take_up_joins(peer)  # now, beside the handshake's last message, not at the next dial round
         log.info("link up: %s %s", peer[:16], address[:60])
         try:

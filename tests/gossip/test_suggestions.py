@@ -74,13 +74,16 @@ def test_a_peer_that_dialled_in_is_suggested_at_the_port_it_says_it_listens_on()
     assert node.hint(newcomer) == "tcp:192.0.2.9:7123" and node.hint(known) == "tcp:192.0.2.7:7000"
 
 
-def test_a_node_that_listens_says_so_on_every_new_link() -> None:
+def test_a_node_that_listens_says_so_on_tcp_links_only() -> None:
     sim, _ = pair()
     node = sim.nodes[0].gossip
     assert node is not None
-    node.tcp_port = 7555
     node.messages_to_send()
-    (peer,) = made_up(1)
-    node.peer_connected(peer, sim.now)
-    sent = [m for to, frame in node.messages_to_send() if to == peer for m in decode_frame(frame)]
-    assert sent[0] == Reachable(7555)
+    tcp, i2p = made_up(2)
+    node.peer_connected(tcp, sim.now, tcp_port=7555)
+    node.peer_connected(i2p, sim.now, "i2p:" + "a" * 52 + ".b32.i2p")  # the driver gives no port
+    sent: dict[str, list[object]] = {tcp: [], i2p: []}
+    for to, frame in node.messages_to_send():
+        sent[to].extend(decode_frame(frame))
+    assert sent[tcp][0] == Reachable(7555)
+    assert not any(isinstance(m, Reachable) for m in sent[i2p])
