@@ -10,13 +10,19 @@ that does), unless the route it holds is already new enough: then the newer
 routes are on their way down through it. The center raises its seqno to what
 was asked. Everything is rate-limited per center by `seqno_interval`: one
 request sent or relayed, one raise (a raise sends an update down the whole
-tree), so a peer asking in a loop costs the network little.
+tree), so a peer asking in a loop costs the network little. One raise goes
+up by at most `MAX_SEQNO_STEP`, enough for a restarted center (back at 0) to
+catch up with what its peers remember in one go, while a peer asking for
+ever higher numbers needs days to push a center to `MAX_SEQNO`; were it
+there, losing a center would only cost the hold-down again.
 """
 
 from __future__ import annotations
 
 from . import election
 from .messages import MAX_SEQNO, Attrs, SeqnoRequest
+
+MAX_SEQNO_STEP = 1 << 16  # the most one raise adds to a center's seqno
 
 
 class Seqnos:
@@ -52,8 +58,9 @@ class Seqnos:
         if not self.active or link is None or not link.live:
             return
         if msg.center == self.me:
-            if msg.seqno > max(self.own_seqno, self.seqno_wanted):
-                self.seqno_wanted = msg.seqno
+            wanted = min(msg.seqno, self.own_seqno + MAX_SEQNO_STEP, MAX_SEQNO)
+            if wanted > max(self.own_seqno, self.seqno_wanted):
+                self.seqno_wanted = wanted
                 self._raise_seqno(now)
             return
         if msg.hops <= 1:

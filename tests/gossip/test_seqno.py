@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from cliqueclique.gossip.messages import SeqnoRequest
 from cliqueclique.gossip.protocol import DocumentProtocol
+from cliqueclique.gossip.seqnos import MAX_SEQNO_STEP
 from cliqueclique.gossip.sim import SimNetwork
 
 from .helpers import check_tree, fast_config, join_all, start_forum
@@ -78,6 +79,9 @@ def test_requests_raise_the_seqno_at_most_once_per_interval() -> None:
     assert p.seqno_at == now + p.cfg.seqno_interval  # the rest waits for the interval
     p.handle_timer(now + p.cfg.seqno_interval)
     assert p.own_seqno == start + 49
+    later = now + 2 * p.cfg.seqno_interval
+    p.on_seqno_request(neighbour, SeqnoRequest(root, me, 2**32 - 1, 64), later)  # "the most there is"
+    assert p.own_seqno == start + 49 + MAX_SEQNO_STEP  # one bounded step per interval
 
 
 def test_a_request_is_relayed_once_per_center_and_interval() -> None:
