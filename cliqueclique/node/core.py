@@ -114,7 +114,8 @@ class Node(Links, Dialing):
         self.key = local.key()
         self.store = local.open_store()  # the writer's connection (views attached)
         self.reader = local.open_store()  # the event loop's connection: reads only
-        self.health = WriteHealth()  # a full disk: one line, writes refused, reads served
+        # A full disk: one line, writes refused, reads served.
+        self.health = WriteHealth(local.log_path.parent)
         self.admission = Admission(options.budget)  # handshakes in progress, per source
         self.address_bans = AddressBans()  # sources of banned peers (links.py)
         self._incoming_links = 0
