@@ -163,8 +163,15 @@ def test_full_disk(small_disk: Path) -> None:
 
 
 def test_ctrl_c_exits_quietly(home: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "cliqueclique", "--home", str(home), "log", "--follow"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A job started with `&` by a non-interactive shell ignores SIGINT, and so
+    # would every process under it (an ignored signal stays ignored across exec,
+    # and Python keeps it): let the follower start with the default.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "cliqueclique", "--home", str(home), "log", "--follow"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     cli(home, "post", "-s", "seen by follow", "-b", "x")
     assert proc.stdout is not None
     while "seen by follow" not in proc.stdout.readline():
