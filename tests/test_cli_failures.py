@@ -68,6 +68,12 @@ def test_serve_on_a_garbage_address(home: Path) -> None:
     one_error(run(home, "serve", "--no-i2p", "--no-web", "--listen", "garbage"), "cannot listen on 'garbage'")
 
 
+def test_serve_with_peer_limits_out_of_order_or_range(home: Path) -> None:
+    one_error(run(home, "serve", "--no-i2p", "--no-web", "--max-peers", "3", "--min-peers", "5"),
+              "5 is more than --max-peers 3")
+    one_error(run(home, "serve", "--no-i2p", "--no-web", "--max-peers", "0"), "--max-peers")
+
+
 def test_serve_web_on_a_busy_port(home: Path, busy_port: int) -> None:
     one_error(run(home, "serve", "--no-i2p", "--web", f"127.0.0.1:{busy_port}"),
               f"cannot serve the web UI on 127.0.0.1:{busy_port}")

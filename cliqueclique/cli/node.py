@@ -23,6 +23,7 @@ import trio
 from ..errors import NodeError
 from ..eventlog import Action, Kind
 from ..gc import DAY, DEFAULT_RETENTION, GcConfig
+from ..gossip import GossipConfig
 from ..home import LocalNode
 from ..invite import Invite, parse_invite
 from ..net import parse_address
@@ -33,6 +34,8 @@ from ..nodestate import NodeState
 from ..web.options import WebOptions, parse_web, port_or_any
 from .context import Context, pass_context, resolve_id
 from .group import cli
+
+MAX_PEER_LIMIT = 64  # --max-peers beyond this would only multiply every document's traffic
 
 JOIN_POLL = 0.2  # seconds between looks at a join's progress
 
@@ -71,11 +74,15 @@ def _tunnel_options(values: tuple[str, ...]) -> dict[str, str | int]:
               help="Access token for a remote web UI (default: a random one, printed in the URL).")
 @click.option("--gc-retention", type=float, default=DEFAULT_RETENTION / DAY, show_default=True, metavar="DAYS",
               help="Forget documents nobody here has wanted for this long (see `gc`).")
+@click.option("--max-peers", type=click.IntRange(1, MAX_PEER_LIMIT), default=GossipConfig.max_peers,
+              show_default=True, help="Links kept per document; extra ones are shed once a join settles.")
+@click.option("--min-peers", type=click.IntRange(1, MAX_PEER_LIMIT), default=GossipConfig.min_peers,
+              show_default=True, help="A document with fewer links gets peers suggested (at most --max-peers).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @pass_context
 def serve(ctx: Context, listen: tuple[str, ...], i2p: bool | None, sam: str, i2p_option: tuple[str, ...],
           print_events: bool, web: str | None, no_web: bool, web_allow_remote: bool,
-          web_token: str | None, gc_retention: float, verbose: int) -> None:
+          web_token: str | None, gc_retention: float, max_peers: int, min_peers: int, verbose: int) -> None:
     """Run the node and its web UI until Ctrl-C (or SIGTERM); nothing acknowledged is lost."""
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
@@ -92,8 +99,10 @@ def serve(ctx: Context, listen: tuple[str, ...], i2p: bool | None, sam: str, i2p
         parse_listen(text)  # a bad address is refused before anything starts
     if not 0 <= gc_retention <= 100 * 365:
         raise click.BadParameter("must be from 0 to 36500 days", param_hint="--gc-retention")
+    if min_peers > max_peers:
+        raise click.BadParameter(f"{min_peers} is more than --max-peers {max_peers}", param_hint="--min-peers")
     options = NodeOptions(listen=list(listen), i2p=i2p, sam=sam, i2p_tunnels=_tunnel_options(i2p_option),
-                          gc=GcConfig(retention=gc_retention * DAY))
+                          gc=GcConfig(retention=gc_retention * DAY), max_peers=max_peers, min_peers=min_peers)
     web_options = _web_options(local.log_path, web, no_web, web_allow_remote, web_token)
     trio.run(_serve, ctx, options, web_options, print_events)
 

@@ -96,6 +96,8 @@ class NodeOptions:
     i2p_tunnels: dict[str, str | int] = field(default_factory=dict)
     memory: MemoryNetwork | None = None  # tests: serve on an in-process network too
     gossip: GossipConfig | None = None
+    max_peers: int = GossipConfig.max_peers  # links kept per document (unless `gossip` is given)
+    min_peers: int = GossipConfig.min_peers  # ... and the fewest a node is helped to
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     flood: FloodConfig = field(default_factory=FloodConfig)  # new posts per (author, forum)
     gc: GcConfig = field(default_factory=GcConfig)  # when unwanted documents leave the disk (gc.py)
@@ -121,7 +123,8 @@ class Node(Links, Dialing):
         self._incoming_links = 0
         self.state = NodeState(local.log_path, on_write=self._written)
         self.writer = LogWriter(self.store)
-        config = options.gossip or GossipConfig(codec=EventCodec(limit=CODEC_CACHE, verify=False))
+        config = options.gossip or GossipConfig(codec=EventCodec(limit=CODEC_CACHE, verify=False),
+                                                max_peers=options.max_peers, min_peers=options.min_peers)
         self.gossip = GossipNode(self.id, self.reader, random.Random(os.urandom(16)), config,
                                  policy=Governance(self.reader, self.id, options.flood))
         self.transports = Transports()

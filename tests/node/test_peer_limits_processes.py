@@ -5,12 +5,11 @@ Afterwards the inviter is within `max_peers`, every node keeps `min_peers`
 links (or all the others, when fewer), the forum's link graph is connected,
 and a post from a joiner the inviter shed still reaches everyone.
 
-A real node offers no way to set `max_peers`/`min_peers` (no flag, config or
-environment variable reaches `GossipConfig`), so this runs with the defaults
-and enough joiners to exceed them. The links are read from the status each
-node publishes (the document's peers, what `cliqueclique status --json`
-prints), straight from its state database: a CLI call per node per poll
-would be too slow for twelve nodes.
+This runs with the default limits (`serve --max-peers/--min-peers` can set
+others) and enough joiners to exceed them. The links are read from the
+status each node publishes (the document's peers, what `cliqueclique status
+--json` prints), straight from its state database: a CLI call per node per
+poll would be too slow for twelve nodes.
 
 The joiners meet each other only through the inviter's suggestions: each
 dialled the inviter, so the inviter knows where they listen only because
