@@ -19,7 +19,12 @@ decides, since only it knows whether it can do without:
 A peer that keeps the link simply does not answer; the asker notes it (until
 that peer's attributes change) and asks the next one after `settle_delay`.
 When nobody can do without it, the asker first introduces one of its peers
-to another with room (`Suggest`, once per pair), so that it soon can.
+to another with room (`Suggest`, once per pair), so that it soon can:
+preferably one that reaches the center before it, which is exactly the
+other way it lacks (otherwise the children of a crowded center, each with
+the center as its only way, could never let go). If no introduction can be
+made yet (each link takes only a few suggestions a minute), it tries again
+later, or sooner when its links change.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from .messages import Delete, Shed
 from .states import LinkInput, LinkState
+from .suggestions import SUGGESTION_INTERVAL
 
 if TYPE_CHECKING:
     from .states import PeerLink
@@ -40,10 +46,12 @@ class PeerLimits:
         return sum(1 for link in self.links.values() if link.live)
 
     def _check_peer_limit(self, now: float) -> None:
-        """Called after every flush: plan a shed while there are too many links."""
-        if (self.active and self.shed_at is None and self.shed_to is None
+        """Called after every flush: plan a shed while there are too many links
+        (soon again after a change, even if a later retry was planned)."""
+        soon = now + self.cfg.settle_delay
+        if (self.active and (self.shed_at is None or self.shed_at > soon) and self.shed_to is None
                 and self._live_links() > self.cfg.max_peers):
-            self.shed_at = now + self.cfg.settle_delay
+            self.shed_at = soon
 
     def _shed_timers(self, now: float) -> None:
         if self.shed_until is not None and self.shed_until <= now:
@@ -64,27 +72,33 @@ class PeerLimits:
                       if self._may_ask(peer, link)]
         if not candidates:
             # Nobody can do without us yet: introduce one of them to another of our
-            # peers with room, so that it can (and ask again later).
-            if self._introduce(now):
-                self.shed_at = now + self.cfg.settle_delay
-            return  # else asked again when the links change (`_check_peer_limit` after a flush)
+            # peers with room, so that it can (and ask again later). If none can be
+            # introduced now (each link takes a few suggestions a minute), try
+            # again once that budget may have come back, or when the links change.
+            delay = self.cfg.settle_delay if self._introduce(now) else SUGGESTION_INTERVAL / 4
+            self.shed_at = now + delay
+            return
         _, peer = max(candidates)
         self.shed_to, self.shed_until = peer, now + 2 * self.cfg.settle_delay
         self.host.send(peer, Shed(self.doc))
 
     def _introduce(self, now: float) -> bool:
         """Suggest to a peer we would shed another of our peers that has room
-        (once per pair); True if one was suggested."""
-        holders = [(peer, link) for peer, link in self.links.items()
+        (once per pair, chosen as in `_introduction_for`), best one that would
+        give it another way to the center (module doc); True if one was suggested."""
+        holders = [peer for peer, link in self.links.items()
                    if link.holder and link.attrs is not None and link.state is LinkState.SYNCED]
-        for peer, link in holders:
+        with_room = [p for p in holders if self.links[p].attrs.peers < self.cfg.max_peers]  # type: ignore[union-attr]
+        for peer in holders:
             if peer == self.upstream:
                 continue
-            for other, other_link in holders:
-                assert other_link.attrs is not None
-                if (other != peer and other_link.attrs.peers < self.cfg.max_peers
-                        and (peer, other) not in self.suggested and self.suggest_to(peer, other, now)):
-                    return True
+            a = self.links[peer].attrs
+            assert a is not None
+            ways = [o for o in with_room if (b := self.links[o].attrs) is not None and b.center == a.center
+                    and b.upstream != peer and (b.distance, o) < (a.distance, peer)]
+            other = self._introduction_for(peer, ways) or self._introduction_for(peer, with_room)
+            if other is not None and self.suggest_to(peer, other, now):
+                return True
         return False
 
     def _may_ask(self, peer: str, link: PeerLink) -> bool:
