@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..net import SamStream, SecureChannel, parse_address, secure_accept, stream_source
-from ..net.errors import BadAddress, TruncatedFrame
+from ..net import SamStream, SecureChannel, TcpAddress, secure_accept, stream_source
+from ..net.errors import TruncatedFrame
 from ..net.loglimit import LimitedLog
 from .budget import AddressBans, Admission, PeerBudget, ban_duration
 from .dialing import _LINK_ERRORS
@@ -200,10 +200,7 @@ class Links:
         link = self.links.get(peer)
         if link is None or link.address or not isinstance(link.channel.stream, trio.SocketStream):
             return  # it has an address already, or the link is not TCP (I2P, in-memory)
-        try:
-            address = str(parse_address(f"tcp:{_bracketed(link.source)}:{port}"))
-        except BadAddress:
-            return
+        address = str(TcpAddress(link.source, port))  # the host as the socket saw it; port 1-65535 (u16, not 0)
         self._input(lambda now: self.gossip.set_hint(peer, address, now))
 
     async def _receive_loop(self, link: _Link) -> None:
@@ -255,7 +252,3 @@ class Links:
                 self.address_bans.ban(link.source, seconds, time.time())
             link.stored = True
             link.scope.cancel()
-
-
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
